@@ -35,7 +35,7 @@ function scatterAdd(c: RuleContext, g: string, data: string, indices: string, ax
   const identity = (p: number[]) => p.every((v, i) => v === i);
   const dataT = identity(dataPerm) ? data : b.op('Transpose', [data], { perm: dataPerm });
   const gT = identity(gPerm) ? g : b.op('Transpose', [g], { perm: gPerm });
-  const dim = b.dim(data, axis);
+  const dim = b.squeeze(b.dim(data, axis), [0]);
   const wrapped = b.op('Where', [b.op('Less', [indices, b.constant(c.dtype(indices), [], [0])]), b.op('Add', [indices, b.op('Cast', [dim], { to: c.dtype(indices) })]), indices]);
   const idx = b.unsqueeze(b.op('Cast', [wrapped], { to: DT.INT64 }), [-1]);
   const zeros = b.zerosLike(dataT, c.dtype(data));

@@ -1,0 +1,205 @@
+import { onnx, type ModelProto, type NodeProto } from '../onnx/proto.js';
+import { isFloatType, makeTensor } from '../onnx/tensor.js';
+import { fail } from '../errors.js';
+import { Graph } from '../graph/graph.js';
+import { inferShapes, nodeAxes, type ShapeMap, elemTypeName } from '../graph/shapes.js';
+import { Builder, makeValueInfo } from '../graph/builder.js';
+import { unbroadcast } from './unbroadcast.js';
+import { RULES, NON_DIFFERENTIABLE } from './rules.js';
+import type { InputGrad, RuleContext } from './rule.js';
+
+export interface VjpSpec {
+  /** Outputs (any float tensors of the graph) whose cotangents are given. */
+  of: string[];
+  /** Float tensors to differentiate with respect to; each becomes a graph input. */
+  wrt: string[];
+}
+
+export const cotangentName = (of: string): string => `${of}_cotangent`;
+export const gradName = (wrt: string): string => `${wrt}_grad`;
+
+const nodeLabel = (n: NodeProto): string => n.name || `${n.opType} → ${(n.output ?? []).join(', ')}`;
+
+/**
+ * Builds the vector-Jacobian-product model: inputs are the original inputs still needed, each `wrt` tensor (cut out
+ * of the graph) and `<of>_cotangent` per output; outputs are the original outputs plus `<wrt>_grad` per wrt tensor.
+ * Only the paths from `wrt` to `of` are differentiated; weights never get gradients.
+ */
+export function vjpModel(model: ModelProto, spec: VjpSpec): ModelProto {
+  const graph = new Graph(model);
+  const shapes = inferShapes(graph);
+  validate(graph, shapes, spec);
+  const wrt = new Set(spec.wrt);
+
+  // Forward sweep: which values depend differentiably on a wrt tensor.
+  const active = new Set<string>(wrt);
+  const activeNodes: NodeProto[] = [];
+  for (const node of graph.nodes) {
+    if ((node.output ?? []).some((o) => wrt.has(o))) continue; // cut: wrt values are inputs now
+    const activeInputs = (node.input ?? []).filter((i) => active.has(i));
+    if (activeInputs.length === 0 || NON_DIFFERENTIABLE.has(node.opType!)) continue;
+    activeNodes.push(node);
+    for (const o of node.output ?? []) if (o && isFloatType(shapes.get(o)?.type)) active.add(o);
+  }
+  // Backward sweep: keep the active nodes that lead to an `of`.
+  const relevant = new Set<string>(spec.of.filter((o) => active.has(o)));
+  const backwardNodes: NodeProto[] = [];
+  for (let k = activeNodes.length - 1; k >= 0; k--) {
+    const node = activeNodes[k]!;
+    if (!(node.output ?? []).some((o) => relevant.has(o))) continue;
+    backwardNodes.push(node);
+    for (const i of node.input ?? []) if (active.has(i)) relevant.add(i);
+  }
+  for (const of of spec.of) {
+    if (!relevant.has(of)) fail(`--of ${of} is not reachable from --wrt ${spec.wrt.join(', ')} (no differentiable path)`);
+  }
+  for (const node of backwardNodes) {
+    if (!RULES[node.opType!]) {
+      fail(`no gradient rule for op ${node.opType}${node.domain ? ` (domain ${node.domain})` : ''} at opset ${graph.opset}, node ${nodeLabel(node)}`);
+    }
+  }
+
+  const used = new Set<string>();
+  for (const n of graph.nodes) for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) used.add(v);
+  for (const v of [...graph.inputNames(), ...graph.outputNames(), ...graph.initializers.keys()]) used.add(v);
+  const b = new Builder(used, graph.opset);
+  const cotangentInputs = spec.of.map((of) => b.claim(cotangentName(of)));
+  const gradOutputs = spec.wrt.map((w) => b.claim(gradName(w)));
+
+  // Reverse sweep: accumulate cotangents, apply rules.
+  const contributions = new Map<string, string[]>();
+  const push = (name: string, grad: string) => {
+    const list = contributions.get(name);
+    if (list) list.push(grad);
+    else contributions.set(name, [grad]);
+  };
+  spec.of.forEach((of, k) => push(of, cotangentInputs[k]!));
+  const total = (name: string): string | null => {
+    const list = contributions.get(name);
+    if (!list || list.length === 0) return null;
+    const sum = list.length === 1 ? list[0]! : list.length === 2 ? b.op('Add', list) : b.op('Sum', list);
+    contributions.set(name, [sum]);
+    return sum;
+  };
+
+  for (const node of backwardNodes) {
+    const outs = node.output ?? [];
+    const cots = outs.map((o) => (o && relevant.has(o) ? total(o) : null));
+    if (cots.every((c) => c === null)) continue;
+    const rule = RULES[node.opType!]!;
+    const ctx = makeContext(node, b, graph, shapes, cots, active);
+    const grads = rule.vjp(ctx);
+    (node.input ?? []).forEach((input, i) => {
+      if (!input || !relevant.has(input)) return;
+      const differentiable = rule.diff === 'all' || rule.diff.includes(i);
+      if (!differentiable) fail(`op ${node.opType} (opset ${graph.opset}, node ${nodeLabel(node)}) has no gradient with respect to its input ${i} (${input})`);
+      const grad = grads[i];
+      if (!grad) return;
+      push(input, toInputShape(b, grad, input, shapes));
+    });
+  }
+
+  const gradNodes = b.nodes;
+  spec.wrt.forEach((w, k) => {
+    const g = total(w);
+    if (g) b.node('Identity', [g], {}, 1, [gradOutputs[k]!]);
+    else b.node('ConstantOfShape', [b.op('Shape', [w])], { value: makeTensor('', shapes.get(w)!.type!, [1], [0]) }, 1, [gradOutputs[k]!]);
+  });
+
+  return assemble(model, graph, shapes, spec, b, gradNodes, cotangentInputs, gradOutputs);
+}
+
+function validate(graph: Graph, shapes: ShapeMap, spec: VjpSpec): void {
+  if (spec.of.length === 0) fail('give at least one --of output');
+  if (spec.wrt.length === 0) fail('give at least one --wrt tensor');
+  for (const name of [...spec.of, ...spec.wrt]) {
+    if (!graph.hasValue(name)) fail(`tensor ${name} is not in the graph`);
+  }
+  for (const name of spec.wrt) {
+    const type = shapes.get(name)?.type;
+    if (!isFloatType(type)) fail(`--wrt ${name} is not a float tensor (it is ${elemTypeName(type)})`);
+    if (graph.initializers.has(name)) fail(`--wrt ${name} is a weight (initializer); gradlens computes input-path gradients only`);
+  }
+  for (const name of spec.of) {
+    const type = shapes.get(name)?.type;
+    if (type !== undefined && !isFloatType(type)) fail(`--of ${name} is not a float tensor (it is ${elemTypeName(type)})`);
+  }
+}
+
+function toInputShape(b: Builder, grad: InputGrad & object | string, input: string, shapes: ShapeMap): string {
+  if (typeof grad === 'string') return grad;
+  return unbroadcast(b, grad.name, grad.shape, input, shapes.get(input)?.shape ?? null);
+}
+
+function makeContext(node: NodeProto, b: Builder, graph: Graph, shapes: ShapeMap, cots: (string | null)[], active: Set<string>): RuleContext {
+  const inputs = node.input ?? [];
+  const outputs = node.output ?? [];
+  const ctx: RuleContext = {
+    node,
+    b,
+    opset: graph.opset,
+    x: (i) => inputs[i] ?? '',
+    y: (i) => outputs[i] ?? '',
+    g: (i) => cots[i] ?? null,
+    gOrZeros: (i) => cots[i] ?? b.zerosLike(outputs[i]!, ctx.dtype(outputs[i]!)),
+    needs: (i) => !!inputs[i] && active.has(inputs[i]!),
+    shape: (name) => shapes.get(name)?.shape ?? null,
+    rank: (name) => {
+      const s = shapes.get(name)?.shape;
+      if (!s) ctx.fail(`the rank of ${name} is unknown`);
+      return s.length;
+    },
+    dtype: (name) => {
+      const t = shapes.get(name)?.type;
+      if (t === undefined) ctx.fail(`the element type of ${name} is unknown`);
+      return t;
+    },
+    value: (name) => {
+      const v = shapes.get(name)?.value;
+      return v && v.every((d) => typeof d === 'number') ? (v as number[]) : undefined;
+    },
+    scalar: (value, like) => b.scalar(ctx.dtype(like ?? inputs[0]!), value),
+    broadcast: (name) => ({ name, shape: shapes.get(outputs[0]!)?.shape ?? null }),
+    axes: () => nodeAxes(node, graph.opset, (n) => (n ? shapes.get(n) : undefined)),
+    fail: (reason) => fail(`op ${node.opType} (opset ${graph.opset}, node ${nodeLabel(node)}): ${reason}`),
+  };
+  return ctx;
+}
+
+/** Forward nodes needed for the original outputs and the backward pass, then the backward nodes; inputs and outputs. */
+function assemble(model: ModelProto, graph: Graph, shapes: ShapeMap, spec: VjpSpec, b: Builder, gradNodes: NodeProto[], cotangents: string[], grads: string[]): ModelProto {
+  const wrt = new Set(spec.wrt);
+  const needed = new Set<string>([...graph.outputNames()]);
+  for (const n of gradNodes) for (const i of n.input ?? []) if (i) needed.add(i);
+  // Walk producers backwards, treating wrt tensors as inputs.
+  const keep = new Set<NodeProto>();
+  for (let k = graph.nodes.length - 1; k >= 0; k--) {
+    const node = graph.nodes[k]!;
+    const outs = (node.output ?? []).filter((o) => o && !wrt.has(o));
+    if (!outs.some((o) => needed.has(o))) continue;
+    keep.add(node);
+    for (const i of node.input ?? []) if (i) needed.add(i);
+  }
+  const forward = graph.nodes.filter((n) => keep.has(n)).map((n) => {
+    if (!(n.output ?? []).some((o) => wrt.has(o))) return n;
+    // A kept producer of a wrt tensor (for its other outputs): drop the wrt output, which is a graph input now.
+    return onnx.NodeProto.create({ ...n, output: (n.output ?? []).map((o) => (wrt.has(o) ? b.fresh('unused') : o)) });
+  });
+
+  const proto = graph.proto;
+  const origInputs = proto.input.filter((v) => needed.has(v.name!) && !wrt.has(v.name!) && !graph.initializers.has(v.name!));
+  const wrtInputs = spec.wrt.map((w) => proto.input.find((v) => v.name === w) ?? makeValueInfo(w, shapes.get(w)!.type!, shapes.get(w)?.shape ?? null));
+  const cotInputs = spec.of.map((of, k) => makeValueInfo(cotangents[k]!, shapes.get(of)?.type ?? 1, shapes.get(of)?.shape ?? null));
+  const gradOuts = spec.wrt.map((w, k) => makeValueInfo(grads[k]!, shapes.get(w)!.type!, shapes.get(w)?.shape ?? null));
+  const initializers = proto.initializer.filter((t) => needed.has(t.name!));
+
+  const newGraph = onnx.GraphProto.create({
+    ...proto,
+    node: [...forward, ...b.nodes],
+    initializer: [...initializers, ...b.initializers],
+    input: [...origInputs, ...wrtInputs, ...cotInputs],
+    output: [...proto.output, ...gradOuts],
+    valueInfo: proto.valueInfo.filter((v) => !wrt.has(v.name!)),
+  });
+  return onnx.ModelProto.create({ ...model, graph: newGraph });
+}

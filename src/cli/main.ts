@@ -1,0 +1,37 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { GradlensError } from '../errors.js';
+import { registerGradCommands } from './grad-commands.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('gradlens')
+    .description('Explain transformer models exported to ONNX: gradients by reverse-mode autodiff on the ONNX graph, Integrated Gradients and friends.')
+    .version(pkg.version, '-V, --version')
+    .option('--debug', 'show stack traces on errors')
+    .exitOverride();
+  program.configureOutput({ outputError: (str, write) => write(`gradlens: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
+  registerGradCommands(program);
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. User errors print one line on stderr, never a stack trace (unless --debug). */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = argv.includes('--debug');
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; commander has already printed its message.
+      return e.exitCode;
+    }
+    if (debug) console.error(e);
+    else if (e instanceof GradlensError) console.error(`gradlens: ${e.message}`);
+    else console.error(`gradlens: internal error: ${(e as Error)?.message ?? String(e)} (run with --debug for details)`);
+    return 1;
+  }
+}

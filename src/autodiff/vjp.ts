@@ -13,10 +13,15 @@ export interface VjpSpec {
   of: string[];
   /** Float tensors to differentiate with respect to; each becomes a graph input. */
   wrt: string[];
+  /**
+   * Independent backward passes sharing one forward pass (default 1): copy k has inputs `<of>_cotangent_<k>` and
+   * outputs `<wrt>_grad_<k>` (no suffix when there is one copy). Several attribution targets cost one forward.
+   */
+  copies?: number;
 }
 
-export const cotangentName = (of: string): string => `${of}_cotangent`;
-export const gradName = (wrt: string): string => `${wrt}_grad`;
+export const cotangentName = (of: string, copy?: number): string => `${of}_cotangent${copy === undefined ? '' : `_${copy}`}`;
+export const gradName = (wrt: string, copy?: number): string => `${wrt}_grad${copy === undefined ? '' : `_${copy}`}`;
 
 const nodeLabel = (n: NodeProto): string => n.name || `${n.opType} → ${(n.output ?? []).join(', ')}`;
 
@@ -63,10 +68,24 @@ export function vjpModel(model: ModelProto, spec: VjpSpec): ModelProto {
   for (const n of graph.nodes) for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) used.add(v);
   for (const v of [...graph.inputNames(), ...graph.outputNames(), ...graph.initializers.keys()]) used.add(v);
   const b = new Builder(used, graph.opset);
-  const cotangentInputs = spec.of.map((of) => b.claim(cotangentName(of)));
-  const gradOutputs = spec.wrt.map((w) => b.claim(gradName(w)));
+  const copies = spec.copies ?? 1;
+  if (!Number.isInteger(copies) || copies < 1) fail(`copies must be a positive integer, got ${copies}`);
+  const cotangentInputs: string[] = [];
+  const gradOutputs: string[] = [];
+  for (let k = 0; k < copies; k++) {
+    const suffix = copies === 1 ? undefined : k;
+    const cots = spec.of.map((of) => b.claim(cotangentName(of, suffix)));
+    const grads = spec.wrt.map((w) => b.claim(gradName(w, suffix)));
+    backwardSweep(b, graph, shapes, spec, backwardNodes, relevant, active, cots, grads);
+    cotangentInputs.push(...cots);
+    gradOutputs.push(...grads);
+  }
+  return assemble(model, graph, shapes, spec, b, cotangentInputs, gradOutputs);
+}
 
-  // Reverse sweep: accumulate cotangents, apply rules.
+/** One reverse sweep from the given cotangent inputs to the given gradient outputs: accumulate, apply rules. */
+function backwardSweep(b: Builder, graph: Graph, shapes: ShapeMap, spec: VjpSpec, backwardNodes: NodeProto[], relevant: Set<string>,
+  active: Set<string>, cotangentInputs: string[], gradOutputs: string[]): void {
   const contributions = new Map<string, string[]>();
   const push = (name: string, grad: string) => {
     const list = contributions.get(name);
@@ -99,14 +118,11 @@ export function vjpModel(model: ModelProto, spec: VjpSpec): ModelProto {
     });
   }
 
-  const gradNodes = b.nodes;
   spec.wrt.forEach((w, k) => {
     const g = total(w);
     if (g) b.node('Identity', [g], {}, 1, [gradOutputs[k]!]);
     else b.node('ConstantOfShape', [b.op('Shape', [w])], { value: makeTensor('', shapes.get(w)!.type!, [1], [0]) }, 1, [gradOutputs[k]!]);
   });
-
-  return assemble(model, graph, shapes, spec, b, gradNodes, cotangentInputs, gradOutputs);
 }
 
 function validate(graph: Graph, shapes: ShapeMap, spec: VjpSpec): void {
@@ -167,10 +183,10 @@ function makeContext(node: NodeProto, b: Builder, graph: Graph, shapes: ShapeMap
 }
 
 /** Forward nodes needed for the original outputs and the backward pass, then the backward nodes; inputs and outputs. */
-function assemble(model: ModelProto, graph: Graph, shapes: ShapeMap, spec: VjpSpec, b: Builder, gradNodes: NodeProto[], cotangents: string[], grads: string[]): ModelProto {
+function assemble(model: ModelProto, graph: Graph, shapes: ShapeMap, spec: VjpSpec, b: Builder, cotangents: string[], grads: string[]): ModelProto {
   const wrt = new Set(spec.wrt);
   const needed = new Set<string>([...graph.outputNames()]);
-  for (const n of gradNodes) for (const i of n.input ?? []) if (i) needed.add(i);
+  for (const n of b.nodes) for (const i of n.input ?? []) if (i) needed.add(i);
   // Walk producers backwards, treating wrt tensors as inputs.
   const keep = new Set<NodeProto>();
   for (let k = graph.nodes.length - 1; k >= 0; k--) {
@@ -189,8 +205,14 @@ function assemble(model: ModelProto, graph: Graph, shapes: ShapeMap, spec: VjpSp
   const proto = graph.proto;
   const origInputs = proto.input.filter((v) => needed.has(v.name!) && !wrt.has(v.name!) && !graph.initializers.has(v.name!));
   const wrtInputs = spec.wrt.map((w) => proto.input.find((v) => v.name === w) ?? makeValueInfo(w, shapes.get(w)!.type!, shapes.get(w)?.shape ?? null));
-  const cotInputs = spec.of.map((of, k) => makeValueInfo(cotangents[k]!, shapes.get(of)?.type ?? 1, shapes.get(of)?.shape ?? null));
-  const gradOuts = spec.wrt.map((w, k) => makeValueInfo(grads[k]!, shapes.get(w)!.type!, shapes.get(w)?.shape ?? null));
+  const cotInputs = cotangents.map((name, k) => {
+    const of = spec.of[k % spec.of.length]!;
+    return makeValueInfo(name, shapes.get(of)?.type ?? 1, shapes.get(of)?.shape ?? null);
+  });
+  const gradOuts = grads.map((name, k) => {
+    const w = spec.wrt[k % spec.wrt.length]!;
+    return makeValueInfo(name, shapes.get(w)!.type!, shapes.get(w)?.shape ?? null);
+  });
   const initializers = proto.initializer.filter((t) => needed.has(t.name!));
 
   const newGraph = onnx.GraphProto.create({

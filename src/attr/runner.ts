@@ -1,0 +1,75 @@
+import type { ModelProto } from '../onnx/proto.js';
+import { Graph } from '../graph/graph.js';
+import { withExtraOutputs } from '../graph/outputs.js';
+import { vjpModel, cotangentName, gradName } from '../autodiff/vjp.js';
+import { Session, type HostTensor, type SessionOptions } from '../runtime/session.js';
+
+/**
+ * Runs one ONNX model forward and backward for the attribution methods. Each session (forward with extra outputs,
+ * gradient model for a set of wrt tensors, outputs and copies) is created once and reused.
+ */
+export class ModelRunner {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  private readonly sessions = new Map<string, Promise<Session>>();
+  /** How many forward and backward passes ran, by batch rows (for reports and tests). */
+  readonly counters = { forwardRows: 0, gradientRows: 0, gradientRuns: 0 };
+
+  constructor(readonly model: ModelProto, readonly options: SessionOptions = {}) {
+    const graph = new Graph(model);
+    this.inputNames = graph.inputNames();
+    this.outputNames = graph.outputNames();
+  }
+
+  private session(key: string, build: () => ModelProto): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = Session.create(build(), this.options);
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  /** Runs the model; `extraOutputs` names intermediate tensors to fetch as well. */
+  async forward(feeds: Record<string, HostTensor>, extraOutputs: readonly string[] = []): Promise<Record<string, HostTensor>> {
+    const session = await this.session(`fwd|${extraOutputs.join('|')}`, () => withExtraOutputs(this.model, extraOutputs));
+    this.counters.forwardRows += Object.values(feeds)[0]?.dims[0] ?? 1;
+    return session.run(pick(feeds, session.inputNames));
+  }
+
+  /**
+   * One forward pass at the given wrt values and one backward pass per cotangent set.
+   * Returns the model outputs and, per cotangent set, the gradient for each wrt tensor.
+   */
+  async gradient(feeds: Record<string, HostTensor>, wrt: Record<string, HostTensor>, of: readonly string[],
+    cotangents: Record<string, HostTensor>[]): Promise<{ outputs: Record<string, HostTensor>; grads: Record<string, HostTensor>[] }> {
+    const wrtNames = Object.keys(wrt);
+    const copies = cotangents.length;
+    const key = `grad|${wrtNames.join('|')}|${of.join('|')}|${copies}`;
+    const session = await this.session(key, () => vjpModel(this.model, { of: [...of], wrt: wrtNames, copies }));
+    const suffix = (k: number) => (copies === 1 ? undefined : k);
+    const allFeeds: Record<string, HostTensor> = { ...pick(feeds, session.inputNames), ...wrt };
+    cotangents.forEach((set, k) => {
+      for (const o of of) allFeeds[cotangentName(o, suffix(k))] = set[o]!;
+    });
+    const fetches = [...this.outputNames, ...cotangents.flatMap((_, k) => wrtNames.map((w) => gradName(w, suffix(k))))];
+    const result = await session.run(allFeeds, fetches);
+    this.counters.gradientRows += Object.values(wrt)[0]?.dims[0] ?? 1;
+    this.counters.gradientRuns += 1;
+    const outputs = Object.fromEntries(this.outputNames.map((n) => [n, result[n]!]));
+    const grads = cotangents.map((_, k) => Object.fromEntries(wrtNames.map((w) => [w, result[gradName(w, suffix(k))]!])));
+    return { outputs, grads };
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s.catch(() => undefined))?.release();
+    this.sessions.clear();
+  }
+}
+
+function pick(feeds: Record<string, HostTensor>, names: readonly string[]): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const n of names) if (feeds[n]) out[n] = feeds[n]!;
+  return out;
+}

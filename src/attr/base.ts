@@ -4,6 +4,7 @@ import type { HostTensor } from '../runtime/session.js';
 import { ModelRunner } from './runner.js';
 import { batchOf, concatRows, float32, gatherRows, numel, rowSize, sameDims } from './host.js';
 import { resolveTarget, type ResolvedTarget, type Target, type TargetSpec } from './targets.js';
+export type { ResolvedTarget, TargetSpec };
 
 /** Baselines for attributed inputs: one number for all, a tensor (broadcast over the batch if it has one row), or one per input. */
 export type Baseline = number | HostTensor;
@@ -47,7 +48,7 @@ export interface Endpoint {
  * Shared machinery of gradient methods: running the model at points of the attributed space, gradients of several
  * targets per forward pass, and Captum's convergence delta.
  */
-export abstract class GradientAttribution {
+export abstract class GradientAttribution<O extends CommonOptions = CommonOptions> {
   readonly runner: ModelRunner;
 
   constructor(model: ModelProto | ModelRunner, readonly space: Space) {
@@ -61,8 +62,42 @@ export abstract class GradientAttribution {
     return this.space.kind === 'inputs' ? this.space.names : [this.space.name];
   }
 
+  /** Attributions of the targets in `options` at the given model inputs (feeds of every model input). */
+  attribute(inputs: Record<string, HostTensor>, options: O & { targets: TargetSpec[] }): Promise<AttributionResult[]>;
+  attribute(inputs: Record<string, HostTensor>, options?: O): Promise<AttributionResult>;
+  async attribute(inputs: Record<string, HostTensor>, options: O = {} as O): Promise<AttributionResult | AttributionResult[]> {
+    const x = await this.endpoint(inputs);
+    const targets = this.resolveTargets(options, x.outputs, batchOf(Object.values(x.values)[0]!));
+    const results = await this.compute(x, inputs, options, targets);
+    return options.targets ? results : results[0]!;
+  }
+
+  /** The method itself, given the attributed values at the input (possibly perturbed, see NoiseTunnel). */
+  abstract compute(x: Endpoint, inputs: Record<string, HostTensor>, options: O, targets: ResolvedTarget[]): Promise<AttributionResult[]>;
+
+  /** Model outputs when the attributed tensors take the given values. */
+  async outputsAt(feeds: Record<string, HostTensor>, values: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    if (this.space.kind === 'inputs') return this.runner.forward({ ...feeds, ...values });
+    return this.runner.forwardFrom(feeds, values);
+  }
+
+  /** Gradients of each target at the attributed values (one row per example): [target][name]. */
+  async gradientsAtValues(values: Record<string, HostTensor>, feeds: Record<string, HostTensor>, targets: ResolvedTarget[],
+    outputs: Record<string, HostTensor>, internalBatchSize?: number): Promise<Record<string, HostTensor>[]> {
+    const names = Object.keys(values);
+    const examples = batchOf(values[names[0]!]!);
+    const out = targets.map(() => Object.fromEntries(names.map((n) => [n, { type: 'float32', data: new Float32Array(values[n]!.data.length), dims: values[n]!.dims } as HostTensor])));
+    await this.gradientsAt((rows) => Object.fromEntries(names.map((n) => [n, gatherRows(values[n]!, rows)])),
+      Array.from({ length: examples }, (_, e) => e), feeds, targets, outputs, internalBatchSize, (start, grads) => {
+        grads.forEach((perName, k) => {
+          for (const n of names) (out[k]![n]!.data as Float32Array).set(perName[n]!.data as Float32Array, start * rowSize(values[n]!));
+        });
+      });
+    return out;
+  }
+
   /** The attributed values at the given model inputs, and the model outputs there (one forward pass). */
-  protected async endpoint(feeds: Record<string, HostTensor>): Promise<Endpoint> {
+  async endpoint(feeds: Record<string, HostTensor>): Promise<Endpoint> {
     if (this.space.kind === 'inputs') {
       const outputs = await this.runner.forward(feeds);
       return { values: Object.fromEntries(this.space.names.map((n) => [n, asFloat32(feeds[n], n)])), outputs };
@@ -74,7 +109,7 @@ export abstract class GradientAttribution {
   }
 
   /** Baseline values in the attributed space, broadcast to the shape of `x`. */
-  protected baselineValues(x: Record<string, HostTensor>, baselines: Baselines | undefined): Record<string, HostTensor> {
+  baselineValues(x: Record<string, HostTensor>, baselines: Baselines | undefined): Record<string, HostTensor> {
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(x)) {
       const b = baselines === undefined ? 0 : typeof baselines === 'number' || isTensor(baselines) ? baselines : baselines[name];
@@ -163,3 +198,18 @@ function broadcastBaseline(b: Baseline, like: HostTensor, name: string): HostTen
 }
 
 export { numel };
+
+/** Where a method attributes: named float inputs (default: the first input) or a layer. */
+export interface SpaceOptions {
+  inputs?: string[];
+  layer?: string;
+}
+
+export function spaceOf(runner: ModelRunner, options: SpaceOptions): Space {
+  if (options.layer !== undefined) {
+    if (options.inputs) fail('give either inputs or a layer, not both');
+    if (!runner.inputNames.includes(options.layer)) return { kind: 'layer', name: options.layer };
+    return { kind: 'inputs', names: [options.layer] };
+  }
+  return { kind: 'inputs', names: options.inputs ?? [runner.inputNames[0]!] };
+}

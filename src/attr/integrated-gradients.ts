@@ -2,10 +2,10 @@ import type { ModelProto } from '../onnx/proto.js';
 import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import { quadrature, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
-import { GradientAttribution, convergenceDelta, targetValues, type AttributionResult, type Baselines, type CommonOptions, type Endpoint, type Space } from './base.js';
+import { GradientAttribution, convergenceDelta, targetValues, type AttributionResult, type Baselines, type CommonOptions, type Endpoint } from './base.js';
 import { ModelRunner } from './runner.js';
 import { batchOf, float64, rowSize } from './host.js';
-import type { ResolvedTarget, TargetSpec } from './targets.js';
+import type { ResolvedTarget } from './targets.js';
 
 export interface IntegratedGradientsOptions extends CommonOptions {
   baselines?: Baselines;
@@ -25,30 +25,24 @@ export interface IntegratedGradientsOptions extends CommonOptions {
  * Integrated Gradients: attr_i = (x_i − x'_i) · ∫₀¹ ∂F(x' + α(x − x'))/∂x_i dα, by quadrature
  * Σ_k w_k ∂F(x' + α_k(x − x'))/∂x_i. All α of a chunk go through ONNX Runtime as one batch (steps × examples).
  */
-export class IntegratedGradients extends GradientAttribution {
+export class IntegratedGradients extends GradientAttribution<IntegratedGradientsOptions> {
   constructor(model: ModelProto | ModelRunner, options: { inputs?: string[] } = {}) {
     const runner = model instanceof ModelRunner ? model : new ModelRunner(model);
     super(runner, { kind: 'inputs', names: options.inputs ?? [runner.inputNames[0]!] });
   }
 
-  attribute(inputs: Record<string, HostTensor>, options: IntegratedGradientsOptions & { targets: TargetSpec[] }): Promise<AttributionResult[]>;
-  attribute(inputs: Record<string, HostTensor>, options?: IntegratedGradientsOptions): Promise<AttributionResult>;
-  async attribute(inputs: Record<string, HostTensor>, options: IntegratedGradientsOptions = {}): Promise<AttributionResult | AttributionResult[]> {
-    const x = await this.endpoint(inputs);
-    const baseValues = this.baselineValues(x.values, options.baselines);
-    const baseFeeds = { ...inputs, ...baseValues };
-    const b: Endpoint = { values: baseValues, outputs: (await this.runner.forward(baseFeeds)) };
-    const results = await integrate(this, x, b, inputs, options);
-    return options.targets ? results : results[0]!;
+  async compute(x: Endpoint, inputs: Record<string, HostTensor>, options: IntegratedGradientsOptions, targets: ResolvedTarget[]): Promise<AttributionResult[]> {
+    const values = this.baselineValues(x.values, options.baselines);
+    const b: Endpoint = { values, outputs: await this.outputsAt(inputs, values) };
+    return integrate(this, x, b, inputs, options, targets);
   }
 }
 
 /** Shared by IntegratedGradients and LayerIntegratedGradients: the path integral between two endpoints. */
-export async function integrate(method: GradientAttribution, x: Endpoint, b: Endpoint, feeds: Record<string, HostTensor>,
-  options: IntegratedGradientsOptions): Promise<AttributionResult[]> {
+export async function integrate(method: GradientAttribution<any>, x: Endpoint, b: Endpoint, feeds: Record<string, HostTensor>,
+  options: IntegratedGradientsOptions, targets: ResolvedTarget[]): Promise<AttributionResult[]> {
   const names = Object.keys(x.values);
   const examples = batchOf(x.values[names[0]!]!);
-  const targets = method.resolveTargets(options, x.outputs, examples);
   const rule = parseIntegrationMethod(options.method ?? 'gausslegendre');
   const fX = targets.map((t) => targetValues(x.outputs, t));
   const fB = targets.map((t) => targetValues(b.outputs, t));
@@ -92,7 +86,7 @@ function finish(integral: Record<string, Float64Array>, x: Record<string, HostTe
  * Σ_k w_k ∇F(x' + α_k(x − x')) for the given examples, per target and attributed tensor (float64, shaped like x).
  * Rows are step-major (all examples at α₀, then α₁, …), as in Captum.
  */
-async function pathIntegral(method: GradientAttribution, x: Record<string, HostTensor>, b: Record<string, HostTensor>,
+async function pathIntegral(method: GradientAttribution<any>, x: Record<string, HostTensor>, b: Record<string, HostTensor>,
   feeds: Record<string, HostTensor>, targets: ResolvedTarget[], outputs: Record<string, HostTensor>, alphas: number[], weights: number[],
   exampleIds: number[], internalBatchSize: number | undefined): Promise<Record<string, Float64Array>[]> {
   const names = Object.keys(x);
@@ -162,4 +156,3 @@ async function adaptive(pass: (n: number, ids: number[]) => Promise<Record<strin
   return { integrals, steps, evaluations };
 }
 
-export type { Space };

@@ -1,6 +1,7 @@
 import type { ModelProto } from '../onnx/proto.js';
 import { Graph } from '../graph/graph.js';
 import { withExtraOutputs } from '../graph/outputs.js';
+import { cutModel } from '../graph/cut.js';
 import { vjpModel, cotangentName, gradName } from '../autodiff/vjp.js';
 import { Session, type HostTensor, type SessionOptions } from '../runtime/session.js';
 
@@ -36,6 +37,14 @@ export class ModelRunner {
     const session = await this.session(`fwd|${extraOutputs.join('|')}`, () => withExtraOutputs(this.model, extraOutputs));
     this.counters.forwardRows += Object.values(feeds)[0]?.dims[0] ?? 1;
     return session.run(pick(feeds, session.inputNames));
+  }
+
+  /** Runs the model from injected values of intermediate tensors (the graph is cut there). */
+  async forwardFrom(feeds: Record<string, HostTensor>, values: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    const names = Object.keys(values);
+    const session = await this.session(`cut|${names.join('|')}`, () => cutModel(this.model, names));
+    this.counters.forwardRows += Object.values(values)[0]?.dims[0] ?? 1;
+    return session.run({ ...pick(feeds, session.inputNames), ...values }, this.outputNames);
   }
 
   /**

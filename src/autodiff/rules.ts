@@ -1,7 +1,7 @@
 import { attrFloat, attrInt, attrInts, attrString } from '../onnx/attributes.js';
 import { DT, makeTensor } from '../onnx/tensor.js';
 import { normalizeAxis } from '../graph/dims.js';
-import { sliceRange } from '../graph/shapes.js';
+import { AXES_AS_INPUT_SINCE, sliceRange } from '../graph/shapes.js';
 import type { InputGrad, Rule, RuleContext } from './rule.js';
 
 /*
@@ -114,10 +114,13 @@ export const RULES: Record<string, Rule> = {
     const b = c.b;
     let keep: string | undefined;
     const min = c.x(1), max = c.x(2);
-    if (min) keep = b.op('GreaterOrEqual', [c.x(0), min]);
+    // GreaterOrEqual/LessOrEqual exist from opset 12 on; before, Not(Less)/Not(Greater)
+    const ge = (p: string, q: string) => (c.opset >= 12 ? b.op('GreaterOrEqual', [p, q]) : b.op('Not', [b.op('Less', [p, q])]));
+    const le = (p: string, q: string) => (c.opset >= 12 ? b.op('LessOrEqual', [p, q]) : b.op('Not', [b.op('Greater', [p, q])]));
+    if (min) keep = ge(c.x(0), min);
     if (max) {
-      const le = b.op('LessOrEqual', [c.x(0), max]);
-      keep = keep ? b.op('And', [keep, le]) : le;
+      const below = le(c.x(0), max);
+      keep = keep ? b.op('And', [keep, below]) : below;
     }
     return keep ? b.op('Where', [keep, g, c.scalar(0)]) : g;
   }),
@@ -188,8 +191,9 @@ export const RULES: Record<string, Rule> = {
       const ra = c.rank(A), rb = c.rank(B);
       let g = c.g(0)!;
       let gShape = c.shape(c.y(0));
-      if (ra === 1 && gShape) { g = b.unsqueeze(g, [-2]); gShape = [...gShape.slice(0, -1), 1, gShape[gShape.length - 1]!]; }
-      if (rb === 1 && gShape) { g = b.unsqueeze(g, [-1]); gShape = [...gShape, 1]; }
+      // Undo the dropped dims in reverse order (B's trailing 1, then A's 1 before it): a 1-D·1-D product is a scalar.
+      if (rb === 1) { g = b.unsqueeze(g, [-1]); gShape = gShape && [...gShape, 1]; }
+      if (ra === 1) { g = b.unsqueeze(g, [-2]); gShape = gShape && [...gShape.slice(0, -1), 1, gShape[gShape.length - 1]!]; }
       const A2 = ra === 1 ? b.unsqueeze(A, [0]) : A;
       const B2 = rb === 1 ? b.unsqueeze(B, [1]) : B;
       const swapLast = (r: number) => Array.from({ length: r }, (_, i) => (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i));
@@ -373,7 +377,7 @@ function expandReduced(c: RuleContext, g: string): string {
   const x = c.x(0);
   const keep = attrInt(c.node, 'keepdims', 1) === 1;
   let axes = c.axes();
-  const runtimeAxes = axes === undefined && c.opset >= 13 && c.node.opType === 'ReduceSum' && c.x(1) ? c.x(1) : undefined;
+  const runtimeAxes = axes === undefined && c.opset >= (AXES_AS_INPUT_SINCE[c.node.opType!] ?? Infinity) && c.x(1) ? c.x(1) : undefined;
   if (axes === undefined && runtimeAxes === undefined) axes = []; // all axes
   const noop = attrInt(c.node, 'noop_with_empty_axes', 0) === 1;
   if (axes && axes.length === 0 && noop) return g;
@@ -420,12 +424,16 @@ function sliceGrad(c: RuleContext): string {
     } else if (step === 1) {
       // Pad g back to x's size: before = clamp(start), after = dim − clamp(end).
       const dimT = b.dim(x, axis);
+      // Max/Min take int64 from opset 12 on; Where of Less/Greater before.
+      const max = (p: string, q: string) => (c.opset >= 12 ? b.op('Max', [p, q]) : b.op('Where', [b.op('Less', [p, q]), q, p]));
+      const min = (p: string, q: string) => (c.opset >= 12 ? b.op('Min', [p, q]) : b.op('Where', [b.op('Greater', [p, q]), q, p]));
       const clampIdx = (v: number) => {
-        const t = v < 0 ? b.op('Add', [dimT, b.ints([v])]) : b.ints([v]);
-        return b.op('Min', [b.op('Max', [t, b.ints([0])]), dimT]);
+        // INT64_MAX reads as 2^63, which would wrap to INT64_MIN when written back: any bound ≥ 2^62 clamps alike.
+        const t = v < 0 ? b.op('Add', [dimT, b.ints([v])]) : b.ints([Math.min(v, 2 ** 62)]);
+        return min(max(t, b.ints([0])), dimT);
       };
       const before = clampIdx(starts[k]!);
-      const after = b.op('Sub', [dimT, b.op('Max', [clampIdx(ends[k]!), before])]);
+      const after = b.op('Sub', [dimT, max(clampIdx(ends[k]!), before)]);
       const pads = Array.from({ length: 2 * rank }, (_, i) => (i === axis ? before : i === rank + axis ? after : b.ints([0])));
       g = b.op('Pad', [g, b.op('Concat', pads, { axis: 0 })], { mode: 'constant' });
     } else c.fail(`the gradient of Slice with step ${step} on an axis of unknown size is not supported`);
@@ -442,7 +450,7 @@ function scatterAlong(c: RuleContext, g: string, indices: string, axis: number, 
   // zeros shaped [dim, …rest of gT]
   const rest = b.slice(b.op('Shape', [gT]), [1], [2 ** 31 - 1], [0]);
   const zerosShape = b.op('Concat', [b.ints([dim]), rest], { axis: 0 });
-  const zeros = b.op('ConstantOfShape', [zerosShape], { value: makeTensor('', c.dtype(g), [1], [0]) });
+  const zeros = b.op('ConstantOfShape', [zerosShape], { value: makeTensor('', c.dtype(c.x(0)), [1], [0]) });
   const out = b.op('ScatterND', [zeros, b.unsqueeze(indices, [-1]), gT]);
   return identity ? out : b.op('Transpose', [out], { perm: perm.map((_, i) => perm.indexOf(i)) });
 }

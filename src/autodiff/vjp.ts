@@ -44,7 +44,11 @@ export function vjpModel(model: ModelProto, spec: VjpSpec): ModelProto {
     const activeInputs = (node.input ?? []).filter((i) => active.has(i));
     if (activeInputs.length === 0 || NON_DIFFERENTIABLE.has(node.opType!)) continue;
     activeNodes.push(node);
-    for (const o of node.output ?? []) if (o && isFloatType(shapes.get(o)?.type)) active.add(o);
+    // Outputs of unknown type count as active, so that an op shape inference does not know still needs a rule.
+    for (const o of node.output ?? []) {
+      const type = shapes.get(o)?.type;
+      if (o && (type === undefined || isFloatType(type))) active.add(o);
+    }
   }
   // Backward sweep: keep the active nodes that lead to an `of`.
   const relevant = new Set<string>(spec.of.filter((o) => active.has(o)));

@@ -16,8 +16,9 @@ export function broadcastShapes(a: Shape, b: Shape): Shape {
   const rank = Math.max(a.length, b.length);
   const out: Shape = [];
   for (let i = 0; i < rank; i++) {
-    const x = a[a.length - rank + i] ?? 1;
-    const y = b[b.length - rank + i] ?? 1;
+    // Missing leading dims broadcast as 1; a present but unknown dim stays null.
+    const x = i < rank - a.length ? 1 : a[a.length - rank + i]!;
+    const y = i < rank - b.length ? 1 : b[b.length - rank + i]!;
     if (x === 1) out.push(y);
     else if (y === 1) out.push(x);
     else if (x === y) out.push(x);

@@ -185,6 +185,9 @@ function inferNode(node: NodeProto, get: Lookup, opset: number): ValueInfo[] {
   if (op === 'Squeeze') {
     if (!xs) return [{ type, shape: null }];
     const axes = nodeAxes(node, opset, get);
+    // Without axes, every size-1 dim goes: the rank is unknown unless every dim is.
+    const axesInput = opset >= 13 && !!inputs[1];
+    if (!axes && (axesInput || !xs.every((d) => typeof d === 'number'))) return [{ type, shape: null }];
     const set = new Set((axes ?? xs.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => normalizeAxis(a, xs.length)));
     return [{ type, shape: xs.filter((_, i) => !set.has(i)), value: x?.value }];
   }

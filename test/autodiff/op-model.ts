@@ -61,7 +61,7 @@ export function buildModel(spec: ModelSpec): ModelProto {
     name: spec.name ?? 'test',
     node,
     input: spec.inputs.map((i) => makeValueInfo(i.name, i.elemType, i.shape)),
-    initializer: (spec.consts ?? []).map((c) => makeTensor(c.name, c.elemType, c.dims, c.values)),
+    initializer: (spec.consts ?? []).map((c) => (c.elemType === DT.INT64 ? int64Tensor(c) : makeTensor(c.name, c.elemType, c.dims, c.values))),
     output: spec.outputs.map((o) => makeValueInfo(o.name, o.elemType, null)),
   });
   return onnx.ModelProto.create({
@@ -88,6 +88,19 @@ export function opModel(
     consts: inputs.filter((i): i is ModelConst => !!i && isConst(i)),
     outputs,
   });
+}
+
+export const INT64_MAX = 2 ** 63; // as a JS number: written as 2^63 − 1
+export const INT64_MIN = -(2 ** 63);
+
+/** An int64 tensor whose values saturate at the int64 range (INT64_MAX as a number is 2^63, one past it). */
+function int64Tensor(c: ModelConst): onnx.TensorProto {
+  const lo = -(2n ** 63n), hi = 2n ** 63n - 1n;
+  const values = BigInt64Array.from(c.values, (v) => {
+    const b = BigInt(Math.trunc(v));
+    return b < lo ? lo : b > hi ? hi : b;
+  });
+  return onnx.TensorProto.create({ name: c.name, dataType: DT.INT64, dims: [...c.dims], rawData: new Uint8Array(values.buffer) });
 }
 
 export { DT };

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { GradlensError } from '../errors.js';
 import { registerGradCommands } from './grad-commands.js';
+import { registerExplainCommands } from './explain-commands.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -12,8 +13,13 @@ export function buildProgram(): Command {
     .option('--debug', 'show stack traces on errors')
     .exitOverride();
   program.configureOutput({ outputError: (str, write) => write(`gradlens: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
+  registerExplainCommands(program);
   registerGradCommands(program);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput(program.configureOutput());
+  const configure = (cmd: Command) => {
+    cmd.exitOverride().configureOutput(program.configureOutput());
+    cmd.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
   return program;
 }
 

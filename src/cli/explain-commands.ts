@@ -1,0 +1,162 @@
+import { Command, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { fail } from '../errors.js';
+import { DEMO_MODELS, loadModel, type LoadedModel } from '../models/load.js';
+import { DEFAULT_SETTINGS, METHODS, BASELINES, parseBaseline, parseMethod, parseSteps, type ExplainSettings } from '../models/explain.js';
+import { INTEGRATION_METHODS, parseIntegrationMethod } from '../attr/quadrature.js';
+import { explainClassify, explainQa, explainTokens, explainZeroShot, type Explanation, type TaskName } from '../models/tasks.js';
+import { renderText } from '../viz/text.js';
+import { renderHtml } from '../viz/html.js';
+import { renderSvg } from '../viz/svg.js';
+
+export const FORMATS = ['text', 'json', 'html', 'svg'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export interface CommonCliOptions {
+  model?: string;
+  method: string;
+  steps: string;
+  integration: string;
+  internalBatchSize?: string;
+  target?: string;
+  baseline: string;
+  layer?: string;
+  format: string;
+  out?: string;
+  seed: string;
+  stdevs: string;
+  samples: string;
+  offline?: boolean;
+  trueLabel?: string;
+}
+
+const positiveInt = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) fail(`${flag} must be a positive integer, got ${v}`);
+  return n;
+};
+
+/** Adds the options every explain/batch command shares. */
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id')
+    .addOption(new Option('--method <name>', 'attribution method').choices([...METHODS]).default(DEFAULT_SETTINGS.method))
+    .option('--steps <n|auto>', 'integration steps, or "auto" (adaptive until the convergence delta is within 1%)', String(DEFAULT_SETTINGS.steps))
+    .addOption(new Option('--integration <rule>', 'quadrature rule').choices([...INTEGRATION_METHODS]).default(DEFAULT_SETTINGS.integration))
+    .option('--internal-batch-size <n>', 'rows (steps × examples) per ONNX Runtime call')
+    .option('--target <target>', 'what to explain instead of the prediction (label name/index; qa: START:END token positions)')
+    .addOption(new Option('--baseline <kind>', 'reference input: special tokens kept, others replaced by [PAD]/[UNK]/[MASK], or a zero embedding').choices([...BASELINES]).default(DEFAULT_SETTINGS.baseline))
+    .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output')
+    .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('text'))
+    .option('-o, --out <file>', 'write the report to a file instead of stdout')
+    .option('--seed <n>', 'random seed (smoothgrad, gradient-shap)', String(DEFAULT_SETTINGS.seed))
+    .option('--stdevs <x>', 'noise standard deviation in the layer (smoothgrad, gradient-shap)', String(DEFAULT_SETTINGS.stdevs))
+    .option('--samples <n>', 'noise samples (smoothgrad; gradient-shap uses 4×)', String(DEFAULT_SETTINGS.samples))
+    .option('--true-label <label>', 'shown in the HTML report\'s True Label column')
+    .option('--offline', 'never download: use local folders and the Hub cache only (also HF_HUB_OFFLINE=1)');
+}
+
+export function settingsFrom(o: CommonCliOptions): ExplainSettings {
+  const stdevs = Number(o.stdevs);
+  if (!(stdevs >= 0)) fail(`--stdevs must be a number ≥ 0, got ${o.stdevs}`);
+  const seed = Number(o.seed);
+  if (!Number.isInteger(seed)) fail(`--seed must be an integer, got ${o.seed}`);
+  return {
+    method: parseMethod(o.method),
+    steps: parseSteps(o.steps),
+    integration: parseIntegrationMethod(o.integration),
+    internalBatchSize: o.internalBatchSize === undefined ? undefined : positiveInt('--internal-batch-size')(o.internalBatchSize),
+    baseline: parseBaseline(o.baseline),
+    seed,
+    stdevs,
+    samples: positiveInt('--samples')(o.samples),
+  };
+}
+
+const DEFAULT_MODEL: Partial<Record<TaskName, string>> = { qa: DEMO_MODELS.qa, classify: DEMO_MODELS.sentiment };
+
+export async function modelFor(task: TaskName, o: CommonCliOptions): Promise<LoadedModel> {
+  const spec = o.model ?? DEFAULT_MODEL[task];
+  if (!spec) fail(`no demo model for ${task}: pass --model (a folder or Hugging Face Hub id)`);
+  return loadModel(spec, { offline: o.offline, layer: o.layer });
+}
+
+export interface TaskInput { question?: string; context?: string; text?: string; pair?: string; token?: number; labels?: string[]; template?: string }
+
+/** Runs one task on one input. */
+export function runTask(task: TaskName, model: LoadedModel, input: TaskInput, target: string | undefined, settings: ExplainSettings): Promise<Explanation> {
+  switch (task) {
+    case 'qa': return explainQa(model, { question: input.question ?? '', context: input.context ?? '', target }, settings);
+    case 'classify': return explainClassify(model, { text: input.text ?? '', pair: input.pair, target }, settings);
+    case 'tokens': return explainTokens(model, { text: input.text ?? '', token: input.token, target }, settings);
+    case 'zero-shot': return explainZeroShot(model, { text: input.text ?? '', labels: input.labels ?? [], template: input.template, target }, settings);
+  }
+}
+
+export function render(e: Explanation, format: Format, o: { trueLabel?: string; color: boolean }): string {
+  switch (format) {
+    case 'json': return `${JSON.stringify(e, null, 2)}\n`;
+    case 'html': return renderHtml([e], { trueLabel: o.trueLabel });
+    case 'svg': return renderSvg(e);
+    case 'text': return `${renderText(e, o.color)}\n`;
+  }
+}
+
+export function useColor(): boolean {
+  return !!process.stdout.isTTY && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
+}
+
+function emit(text: string, out: string | undefined): void {
+  if (!out) {
+    process.stdout.write(text);
+    return;
+  }
+  try {
+    writeFileSync(out, text);
+  } catch (e) {
+    fail(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  console.error(`wrote ${out}`);
+}
+
+export function registerExplainCommands(program: Command): void {
+  const explain = program.command('explain').description('explain one prediction of a model (attributions per token)');
+  const examples: Record<TaskName, string> = {
+    qa: `  $ gradlens explain qa --question "What is important to us?" --context "It is important to us to include, empower and support humans of all kinds."
+  $ gradlens explain qa -q "Who founded it?" -c "..." --model ./my-squad-model --format html -o report.html`,
+    classify: `  $ gradlens explain classify --text "This movie was absolutely wonderful!"
+  $ gradlens explain classify --text "I love it" --target negative --method saliency --format json`,
+    tokens: `  $ gradlens explain tokens --text "Ada Lovelace was born in London." --model ./my-ner-model
+  $ gradlens explain tokens --text "..." --model ./my-ner-model --token 3`,
+    'zero-shot': `  $ gradlens explain zero-shot --text "The match ended 2-1." --labels sports,politics,cooking --model ./my-nli-model`,
+  };
+  const tasks: [TaskName, string, (c: Command) => Command][] = [
+    ['qa', 'extractive question answering: the answer span, explained by its start and end logits', (c) => c
+      .requiredOption('-q, --question <text>', 'the question').requiredOption('-c, --context <text>', 'the passage to answer from')],
+    ['classify', 'sequence classification (single text, text pair, multi-label)', (c) => c
+      .requiredOption('-t, --text <text>', 'the text').option('--pair <text>', 'second text of a pair')],
+    ['tokens', 'token classification (NER): a token\'s predicted entity, or every entity span', (c) => c
+      .requiredOption('-t, --text <text>', 'the text').option('--token <i>', 'explain this token position (0-based, special tokens included)', (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0) fail(`--token must be a non-negative integer, got ${v}`);
+        return n;
+      })],
+    ['zero-shot', 'zero-shot classification through an NLI model (entailment logit per candidate label)', (c) => c
+      .requiredOption('-t, --text <text>', 'the text').requiredOption('--labels <a,b,c>', 'candidate labels, comma-separated')
+      .option('--template <text>', 'hypothesis template, {} stands for the label', 'This example is {}.')],
+  ];
+  for (const [task, description, extra] of tasks) {
+    const cmd = addCommonOptions(extra(explain.command(task).description(description)))
+      .addHelpText('after', `\nExamples:\n${examples[task]}`)
+      .action(async (o: CommonCliOptions & TaskInput & { labels?: string | string[] }) => {
+        const settings = settingsFrom(o);
+        const model = await modelFor(task, o);
+        const input: TaskInput = { ...o, labels: typeof o.labels === 'string' ? o.labels.split(',') : o.labels };
+        const result = await runTask(task, model, input, o.target, settings);
+        for (const w of result.warnings) console.error(`gradlens: warning: ${w}`);
+        emit(render(result, o.format as Format, { trueLabel: o.trueLabel, color: !o.out && o.format === 'text' && useColor() }), o.out);
+        await model.runner.release();
+      });
+    void cmd;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Character offsets of tokens in the original text. @huggingface/tokenizers gives tokens without offsets, so each
+ * token's surface form is located in the text, in order, after folding both sides the same way (compatibility
+ * decomposition, no combining marks, lower case, no whitespace). Tokens that cannot be located ([UNK], byte
+ * fragments) get the text between their located neighbours.
+ */
+export type Span = [start: number, end: number];
+
+/** Folded characters of `text`, each with the index of the original character it came from. */
+function fold(text: string): { chars: string[]; source: number[] } {
+  const chars: string[] = [];
+  const source: number[] = [];
+  let i = 0;
+  for (const ch of text) {
+    for (const c of foldChar(ch)) {
+      chars.push(c);
+      source.push(i);
+    }
+    i += ch.length;
+  }
+  return { chars, source };
+}
+
+function foldChar(ch: string): string[] {
+  if (/\s/u.test(ch) || /\p{Cc}|\p{Cf}/u.test(ch) || ch === '\ufffd') return [];
+  return [...ch.normalize('NFKD').replace(/\p{Mn}/gu, '').toLowerCase()];
+}
+
+/** The surface text of a token: subword markers removed, byte-level characters mapped back. */
+export function tokenSurface(token: string): string {
+  let t = token;
+  if (t.startsWith('##')) t = t.slice(2);
+  t = t.replace(/^[\u0120\u2581]/u, '').replace(/\u0120/gu, ' ').replace(/\u2581/gu, ' ');
+  return decodeByteLevel(t);
+}
+
+let byteDecoder: Map<string, number> | undefined;
+/** GPT-2 byte-level alphabet → bytes → UTF-8 text (RoBERTa-style BPE), when the token is in that alphabet. */
+function decodeByteLevel(t: string): string {
+  if (!byteDecoder) {
+    byteDecoder = new Map();
+    const bs: number[] = [];
+    for (let b = 33; b <= 126; b++) bs.push(b);
+    for (let b = 161; b <= 172; b++) bs.push(b);
+    for (let b = 174; b <= 255; b++) bs.push(b);
+    const cs = [...bs];
+    let n = 0;
+    for (let b = 0; b < 256; b++) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+    bs.forEach((b, i) => byteDecoder!.set(String.fromCharCode(cs[i]!), b));
+  }
+  const chars = [...t];
+  if (!chars.some((c) => c.charCodeAt(0) >= 256) || !chars.every((c) => byteDecoder!.has(c))) return t;
+  const bytes = Uint8Array.from(chars, (c) => byteDecoder!.get(c)!);
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes).replace(/\ufffd/g, '');
+}
+
+/** Offsets (into `text`) for each token, or null for tokens with no text (none here; specials are handled by the caller). */
+export function alignTokens(text: string, tokens: readonly string[]): (Span | null)[] {
+  const { chars, source } = fold(text);
+  const spans: (Span | null)[] = [];
+  let cursor = 0;
+  for (const token of tokens) {
+    const want = [...tokenSurface(token)].flatMap(foldChar);
+    const at = want.length === 0 || token === '[UNK]' || token === '<unk>' ? -1 : findFrom(chars, want, cursor);
+    if (at < 0) {
+      spans.push(null);
+      continue;
+    }
+    const lastSource = source[at + want.length - 1]!;
+    spans.push([source[at]!, lastSource + charLength(text, lastSource)]);
+    cursor = at + want.length;
+  }
+  // Unlocated tokens take the gap between their neighbours.
+  for (let k = 0; k < spans.length; k++) {
+    if (spans[k]) continue;
+    const prevEnd = k > 0 ? spans[k - 1]?.[1] ?? 0 : 0;
+    let next = k + 1;
+    while (next < spans.length && !spans[next]) next++;
+    const nextStart = next < spans.length ? spans[next]![0] : text.length;
+    let s = prevEnd, e = nextStart;
+    while (s < e && /\s/u.test(text[s]!)) s++;
+    while (e > s && /\s/u.test(text[e - 1]!)) e--;
+    spans[k] = s < e ? [s, e] : [prevEnd, prevEnd];
+  }
+  return spans;
+}
+
+function findFrom(hay: string[], needle: string[], from: number): number {
+  outer: for (let i = from; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+const charLength = (text: string, index: number): number => (text.codePointAt(index)! > 0xffff ? 2 : 1);

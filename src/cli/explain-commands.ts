@@ -73,6 +73,12 @@ export function settingsFrom(o: CommonCliOptions): ExplainSettings {
   };
 }
 
+/** The walkthrough's example, answered by `gradlens explain qa` with no arguments. */
+export const SEED_EXAMPLE = {
+  question: 'What is important to us?',
+  context: 'It is important to us to include, empower and support humans of all kinds.',
+};
+
 const DEFAULT_MODEL: Partial<Record<TaskName, string>> = { qa: DEMO_MODELS.qa, classify: DEMO_MODELS.sentiment };
 
 export async function modelFor(task: TaskName, o: CommonCliOptions): Promise<LoadedModel> {
@@ -132,7 +138,8 @@ export function registerExplainCommands(program: Command): void {
   };
   const tasks: [TaskName, string, (c: Command) => Command][] = [
     ['qa', 'extractive question answering: the answer span, explained by its start and end logits', (c) => c
-      .requiredOption('-q, --question <text>', 'the question').requiredOption('-c, --context <text>', 'the passage to answer from')],
+      .option('-q, --question <text>', `the question (default, with the default context: "${SEED_EXAMPLE.question}")`)
+      .option('-c, --context <text>', 'the passage to answer from')],
     ['classify', 'sequence classification (single text, text pair, multi-label)', (c) => c
       .requiredOption('-t, --text <text>', 'the text').option('--pair <text>', 'second text of a pair')],
     ['tokens', 'token classification (NER): a token\'s predicted entity, or every entity span', (c) => c
@@ -152,6 +159,8 @@ export function registerExplainCommands(program: Command): void {
         const settings = settingsFrom(o);
         const model = await modelFor(task, o);
         const input: TaskInput = { ...o, labels: typeof o.labels === 'string' ? o.labels.split(',') : o.labels };
+        if (task === 'qa' && input.question === undefined && input.context === undefined) Object.assign(input, SEED_EXAMPLE);
+        if (task === 'qa' && (input.question === undefined || input.context === undefined)) fail('give both --question and --context');
         const result = await runTask(task, model, input, o.target, settings);
         for (const w of result.warnings) console.error(`gradlens: warning: ${w}`);
         emit(render(result, o.format as Format, { trueLabel: o.trueLabel, color: !o.out && o.format === 'text' && useColor() }), o.out);

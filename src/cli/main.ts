@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { GradlensError } from '../errors.js';
 import { registerGradCommands } from './grad-commands.js';
 import { registerExplainCommands } from './explain-commands.js';
+import { registerBatchCommand } from './batch.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.configureOutput({ outputError: (str, write) => write(`gradlens: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
   registerExplainCommands(program);
+  registerBatchCommand(program);
   registerGradCommands(program);
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput(program.configureOutput());

@@ -42,7 +42,7 @@ export class Session {
     const bytes = model instanceof Uint8Array ? model : encodeModel(model);
     const opts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
-      executionProviders: (options.providers ?? ['cpu']) as ort.InferenceSession.SessionOptions['executionProviders'],
+      executionProviders: (options.providers ?? defaultProviders()) as ort.InferenceSession.SessionOptions['executionProviders'],
     };
     if (options.threads) opts.intraOpNumThreads = options.threads;
     try {
@@ -79,6 +79,12 @@ export class Session {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** GRADLENS_PROVIDERS=cuda,cpu selects execution providers without code changes; CPU otherwise. */
+function defaultProviders(): string[] {
+  const env = process.env['GRADLENS_PROVIDERS'];
+  return env ? env.split(',').map((p) => p.trim()).filter(Boolean) : ['cpu'];
 }
 
 function firstLine(s: string): string {

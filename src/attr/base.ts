@@ -99,8 +99,10 @@ export abstract class GradientAttribution<O extends CommonOptions = CommonOption
   /** The attributed values at the given model inputs, and the model outputs there (one forward pass). */
   async endpoint(feeds: Record<string, HostTensor>): Promise<Endpoint> {
     if (this.space.kind === 'inputs') {
-      const outputs = await this.runner.forward(feeds);
-      return { values: Object.fromEntries(this.space.names.map((n) => [n, asFloat32(feeds[n], n)])), outputs };
+      // Float64 inputs are attributed (and run) as float32, like the points on the path.
+      const values = Object.fromEntries(this.space.names.map((n) => [n, asFloat32(feeds[n], n)]));
+      const outputs = await this.runner.forward({ ...feeds, ...values });
+      return { values, outputs };
     }
     const layer = this.space.name;
     const all = await this.runner.forward(feeds, [layer]);

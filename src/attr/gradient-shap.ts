@@ -110,5 +110,6 @@ export class GradientShap extends GradientAttribution<GradientShapOptions> {
 
 function checkRows(b: HostTensor, like: HostTensor, name: string): HostTensor {
   if (b.dims.slice(1).join() !== like.dims.slice(1).join()) fail(`baselines for ${name} have rows of shape [${b.dims.slice(1)}] but the input rows are [${like.dims.slice(1)}]`);
+  if (b.type !== 'float32' && b.type !== 'float64') fail(`baselines for ${name} are ${b.type}, not a float tensor`);
   return b.type === 'float32' ? b : { type: 'float32', data: Float32Array.from(b.data as Float64Array), dims: b.dims };
 }

@@ -133,6 +133,7 @@ async function adaptive(pass: (n: number, ids: number[]) => Promise<Record<strin
   const tol = options.tolerance ?? 0.01;
   const maxSteps = options.maxSteps ?? 256;
   if (!(tol > 0)) fail(`tolerance must be positive, got ${tol}`);
+  if (!Number.isInteger(maxSteps) || maxSteps < 1) fail(`maxSteps must be a positive integer, got ${maxSteps}`);
   if (!multiply) fail("nSteps 'auto' needs multiplyByInputs (its stopping rule is the completeness axiom)");
   const integrals = targets.map(() => Object.fromEntries(names.map((n) => [n, new Float64Array(x.values[n]!.data.length)])));
   const steps = Array<number>(examples).fill(0);

@@ -49,9 +49,13 @@ function decodeByteLevel(t: string): string {
     bs.forEach((b, i) => byteDecoder!.set(String.fromCharCode(cs[i]!), b));
   }
   const chars = [...t];
-  if (!chars.some((c) => c.charCodeAt(0) >= 256) || !chars.every((c) => byteDecoder!.has(c))) return t;
-  const bytes = Uint8Array.from(chars, (c) => byteDecoder!.get(c)!);
-  return new TextDecoder('utf-8', { fatal: false }).decode(bytes).replace(/\ufffd/g, '');
+  if (!chars.every((c) => byteDecoder!.has(c))) return t;
+  // Only a valid UTF-8 byte sequence counts as byte-level text (a WordPiece "é" is not).
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(chars, (c) => byteDecoder!.get(c)!));
+  } catch {
+    return t;
+  }
 }
 
 /** Offsets (into `text`) for each token, or null for tokens with no text (none here; specials are handled by the caller). */

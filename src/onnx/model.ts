@@ -62,7 +62,8 @@ export function inlineExternalData(model: ModelProto, baseDir: string): void {
     if (offset + length > data.length) fail(`external data for ${tensor.name} runs past the end of ${file}`);
     tensor.rawData = data.subarray(offset, offset + length);
     tensor.externalData = [];
-    tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    // Unset (not DEFAULT) so the field is not written: the model encodes as if stored inline from the start.
+    Reflect.deleteProperty(tensor, 'dataLocation');
   }
 }
 

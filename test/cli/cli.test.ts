@@ -1,0 +1,146 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, BIN } from './run-cli.js';
+import { ROOT } from '../helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'gradlens-cli-'));
+const SEED_ANSWER = 'to include, empower and support humans of all kinds';
+
+/** A user error: non-zero exit, exactly one line on stderr starting with "gradlens:", no stack trace. */
+function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, 'non-zero exit');
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^gradlens: /);
+  assert.match(lines[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+}
+
+test('explain qa with no arguments answers the walkthrough example on the demo model', async () => {
+  const r = await runCli(['explain', 'qa', '--steps', '16']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`answer: "${SEED_ANSWER}"`));
+  assert.match(r.stdout, /\[start\] attribution score -?\d/);
+  assert.match(r.stdout, /\[end\] attribution score -?\d/);
+  assert.match(r.stdout, /convergence delta/);
+  assert.doesNotMatch(r.stdout, /\x1b\[/, 'plain text when NO_COLOR / not a TTY');
+});
+
+test('explain qa --format json follows the documented schema', async () => {
+  const r = await runCli(['explain', 'qa', '-q', 'What is important to us?', '-c', 'It is important to us to include, empower and support humans of all kinds.', '--format', 'json', '--steps', '20']);
+  assert.equal(r.code, 0, r.stderr);
+  const e = JSON.parse(r.stdout);
+  assert.equal(e.task, 'qa');
+  assert.equal(e.prediction.answer, SEED_ANSWER);
+  for (const key of ['answer', 'start', 'end', 'score']) assert.ok(key in e.prediction, key);
+  assert.equal(e.tokens.length, e.input_ids.length);
+  assert.deepEqual(e.attributions.map((a: any) => a.target), ['start', 'end']);
+  for (const a of e.attributions) {
+    for (const key of ['target', 'position', 'method', 'layer', 'n_steps', 'integration', 'per_token', 'normalized', 'delta', 'f_x', 'f_baseline']) assert.ok(key in a, key);
+    assert.equal(a.per_token.length, e.tokens.length);
+    assert.ok(Math.abs(Math.hypot(...a.normalized) - 1) < 1e-9, 'normalized has unit L2 norm');
+    const sum = a.per_token.reduce((s: number, v: number) => s + v, 0);
+    assert.ok(Math.abs(a.delta - (sum - (a.f_x - a.f_baseline))) < 1e-6, 'delta = Σ attributions − (F(x) − F(b))');
+    assert.ok(Math.abs(a.delta) < 0.01 * Math.abs(a.f_x - a.f_baseline) + 1e-4, 'small delta');
+    assert.equal(a.n_steps, 20);
+    assert.equal(a.integration, 'gausslegendre');
+  }
+  assert.equal(e.attributions[0].position, e.prediction.start);
+  assert.equal(e.attributions[1].position, e.prediction.end);
+});
+
+test('explain classify on the demo sentiment model, every method, svg and html', async () => {
+  const dir = tmp();
+  const pos = await runCli(['explain', 'classify', '--text', 'This movie was absolutely wonderful!', '--format', 'json', '--steps', '8']);
+  assert.equal(pos.code, 0, pos.stderr);
+  assert.equal(JSON.parse(pos.stdout).prediction.label, 'positive');
+  const neg = await runCli(['explain', 'classify', '--text', 'The food was terrible and the staff were rude.', '--format', 'json', '--steps', '8']);
+  assert.equal(JSON.parse(neg.stdout).prediction.label, 'negative');
+  for (const method of ['layer-ig', 'ig', 'saliency', 'input-x-gradient', 'smoothgrad', 'gradient-shap']) {
+    const r = await runCli(['explain', 'classify', '--text', 'I loved it', '--method', method, '--steps', '4', '--format', 'json', '--target', 'negative']);
+    assert.equal(r.code, 0, `${method}: ${r.stderr}`);
+    const e = JSON.parse(r.stdout);
+    assert.equal(e.attributions[0].method, method);
+    assert.equal(e.attributions[0].target, 'negative');
+    assert.ok(e.attributions[0].per_token.some((v: number) => v !== 0), `${method} gives non-zero attributions`);
+  }
+  const svg = join(dir, 'a.svg');
+  const r = await runCli(['explain', 'classify', '--text', 'great fun', '--format', 'svg', '-o', svg, '--steps', '4']);
+  assert.equal(r.code, 0, r.stderr);
+  const text = readFileSync(svg, 'utf8');
+  assert.match(text, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal((text.match(/<rect x=/g) ?? []).length, 4, 'one box per token: [CLS] great fun [SEP]');
+  const html = await runCli(['explain', 'classify', '--text', 'great fun', '--format', 'html', '--steps', '4']);
+  assert.match(html.stdout, /<th>Word Importance<\/th>/);
+});
+
+test('--help with examples on every command, --version', async () => {
+  for (const cmd of [['explain', 'qa'], ['explain', 'classify'], ['explain', 'tokens'], ['explain', 'zero-shot'], ['batch'], ['grad'], ['inspect']]) {
+    const r = await runCli([...cmd, '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /Example/, `${cmd.join(' ')} --help has examples`);
+  }
+  const v = await runCli(['--version']);
+  assert.equal(v.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+});
+
+test('bad input: one clear line, non-zero exit, no stack trace', async () => {
+  const dir = tmp();
+  assertOneLineError(await runCli(['frobnicate']), /unknown command/);
+  assertOneLineError(await runCli(['explain', 'qa', '--bogus']), /unknown option/);
+  assertOneLineError(await runCli(['explain', 'classify']), /required option/);
+  assertOneLineError(await runCli(['explain', 'qa', '-q', '', '-c', 'text']), /question is empty/);
+  assertOneLineError(await runCli(['explain', 'qa', '-q', 'Why?']), /both --question and --context/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', '   ']), /text is empty/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--steps', '0']), /--steps/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--method', 'magic']), /magic/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--target', 'sarcastic']), /unknown label "sarcastic"/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--layer', 'no/such/tensor']), /no\/such\/tensor/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--model', join(dir, 'missing')]), /not found/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '-o', '/nonexistent-dir/x/out.txt', '--steps', '2']), /cannot write/);
+  assertOneLineError(await runCli(['explain', 'tokens', '-t', 'ok']), /--model/);
+  assertOneLineError(await runCli(['batch', '--task', 'qa', '--input', join(dir, 'nope.jsonl'), '--out', join(dir, 'o.jsonl')]), /cannot read/);
+  assertOneLineError(await runCli(['inspect', join(ROOT, 'README.md')]), /not a valid ONNX model/);
+});
+
+test('batch: JSONL in and out, bad lines become error results, a killed run resumes without loss or duplicates', async () => {
+  const dir = tmp();
+  const input = join(dir, 'in.jsonl');
+  const out = join(dir, 'out.jsonl');
+  const lines: string[] = [];
+  for (let i = 0; i < 12; i++) lines.push(JSON.stringify({ id: `q${i}`, question: 'What is important to us?', context: 'It is important to us to include, empower and support humans of all kinds.' }));
+  lines.splice(5, 0, '{not json');
+  lines.push(JSON.stringify({ question: '', context: 'x' }));
+  writeFileSync(input, `${lines.join('\n')}\n`);
+  const args = ['batch', '--task', 'qa', '--input', input, '--out', out, '--steps', '24'];
+  // Start, kill hard once a few results are written, then append a torn line as a crash mid-write would leave.
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    const timer = setInterval(() => {
+      if (existsSync(out) && readFileSync(out, 'utf8').split('\n').filter(Boolean).length >= 3) {
+        child.kill('SIGKILL');
+      }
+    }, 20);
+    child.on('close', () => { clearInterval(timer); resolve(); });
+    child.on('error', reject);
+  });
+  const partial = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+  assert.ok(partial >= 3 && partial < lines.length, `killed mid-way (${partial} of ${lines.length})`);
+  writeFileSync(out, `${readFileSync(out, 'utf8')}{"id":"q11","line":12,"task":"qa","tok`);
+  const r = await runCli(args);
+  assert.equal(r.code, 0, r.stderr);
+  const results = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  assert.equal(results.length, lines.length, 'exactly one result per input line');
+  assert.equal(new Set(results.map((x) => x.id)).size, lines.length, 'no duplicates');
+  const bad = results.find((x) => x.id === 'line:5');
+  assert.match(bad.error, /not valid JSON/);
+  assert.match(results.find((x) => x.id === 'line:13').error, /question is empty/);
+  for (const x of results.filter((y) => !y.error)) assert.equal(x.prediction.answer, SEED_ANSWER);
+  // A third run has nothing left to do.
+  const again = await runCli(args);
+  assert.match(again.stderr, /0 new results, 14 already done/);
+});

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './run-cli.js';
+import { fixture } from '../helpers.js';
+import { readModelFile } from '../../src/onnx/model.js';
+
+const QA14 = fixture('bert', 'qa-opset14.onnx');
+const EMB14 = '/bert/embeddings/LayerNorm/Add_1_output_0';
+
+function oneLineError(r: { code: number; stderr: string }, pattern: RegExp) {
+  assert.notEqual(r.code, 0);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^gradlens: /);
+  assert.match(lines[0]!, pattern);
+}
+
+test('gradlens grad writes a gradient model with the documented inputs and outputs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gradlens-grad-'));
+  const out = join(dir, 'g.onnx');
+  const r = await runCli(['grad', QA14, '--of', 'start_logits', '--of', 'end_logits', '--wrt', EMB14, '-o', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const g = readModelFile(out);
+  const inputs = g.graph!.input!.map((v) => v.name);
+  assert.ok(inputs.includes(EMB14) && inputs.includes('start_logits_cotangent') && inputs.includes('end_logits_cotangent'));
+  assert.ok(!inputs.includes('input_ids'), 'input_ids is only needed upstream of the cut');
+  assert.deepEqual(g.graph!.output!.map((v) => v.name), ['start_logits', 'end_logits', `${EMB14}_grad`]);
+  assert.ok(g.graph!.node!.every((n) => !n.domain || n.domain === 'ai.onnx'), 'standard-domain ops only');
+});
+
+test('gradlens inspect lists opset, tensors, op histogram and missing rules', async () => {
+  const r = await runCli(['inspect', QA14]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /opset 14/);
+  assert.match(r.stdout, /input_ids: int64 \[batch_size, sequence_length\]/);
+  assert.match(r.stdout, /start_logits: float \[batch_size, sequence_length\]/);
+  assert.match(r.stdout, /MatMul\s+17/);
+  assert.match(r.stdout, /every op has a gradient rule/);
+  const json = JSON.parse((await runCli(['inspect', QA14, '--json'])).stdout);
+  assert.deepEqual(json.missingRules, []);
+  assert.equal(json.ops.Softmax, 2);
+});
+
+test('grad: bad input gives one line and a non-zero exit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gradlens-grad-'));
+  const notOnnx = join(dir, 'x.onnx');
+  writeFileSync(notOnnx, 'definitely not protobuf');
+  const truncated = join(dir, 't.onnx');
+  const bytes = readFileSync(QA14);
+  writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  oneLineError(await runCli(['grad', notOnnx, '--of', 'a', '--wrt', 'b']), /not a valid ONNX model/);
+  oneLineError(await runCli(['grad', truncated, '--of', 'a', '--wrt', 'b']), /not a valid ONNX model/);
+  oneLineError(await runCli(['grad', join(dir, 'missing.onnx'), '--of', 'a', '--wrt', 'b']), /not found/);
+  oneLineError(await runCli(['grad', QA14, '--of', 'start_logits', '--wrt', 'nope']), /--wrt nope is not a tensor of the graph/);
+  oneLineError(await runCli(['grad', QA14, '--of', 'start_logits', '--wrt', 'input_ids']), /not a float tensor/);
+  oneLineError(await runCli(['grad', QA14, '--of', '/bert/embeddings/LayerNorm/ReduceMean_output_0', '--wrt', EMB14]), /not reachable from --wrt/);
+  oneLineError(await runCli(['grad', QA14, '--of', 'start_logits', '--wrt', EMB14, '-o', '/nonexistent-dir/g.onnx']), /cannot write/);
+});

@@ -227,7 +227,14 @@ function inferNode(node: NodeProto, get: Lookup, opset: number): ValueInfo[] {
   if (op === 'GatherElements') return [{ type, shape: get(inputs[1])?.shape ?? null }];
   if (op === 'Expand') {
     const target = get(inputs[1])?.value;
-    return [{ type, shape: xs && target ? broadcastShapes(xs, target.map((d) => (d === -1 ? null : d))) : null }];
+    if (xs && target) return [{ type, shape: broadcastShapes(xs, target.map((d) => (d === -1 ? null : d))) }];
+    // Contents unknown but length known: the rank is known, and x's dims other than 1 survive the broadcast.
+    const len = get(inputs[1])?.shape?.[0];
+    if (!xs || typeof len !== 'number') return [{ type, shape: null }];
+    return [{ type, shape: broadcastShapes(xs, Array<Dim>(len).fill(null)).map((d, i, all) => {
+      const xd = xs[xs.length - all.length + i];
+      return xd !== undefined && xd !== 1 ? xd : d === 1 ? null : d;
+    }) }];
   }
   if (op === 'Tile') {
     const reps = get(inputs[1])?.value;

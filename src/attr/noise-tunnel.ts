@@ -20,7 +20,8 @@ export interface NoiseTunnelOptions {
 /**
  * NoiseTunnel (SmoothGrad, SmoothGrad², VarGrad) around any gradient method: the method runs at ntSamples noisy
  * copies of the attributed values (inputs, or the layer's activation for layer methods), batched as extra examples,
- * and the attributions are aggregated per example. The convergence delta, where asked, is per noisy sample.
+ * and the attributions are aggregated per example. fX, fBaseline and the convergence delta, where the method gives
+ * them, stay per noisy sample (row s·examples + e).
  */
 export class NoiseTunnel<O extends CommonOptions> {
   constructor(readonly method: GradientAttribution<O>) {}
@@ -54,7 +55,6 @@ export class NoiseTunnel<O extends CommonOptions> {
       ...r,
       target: targets[k]!,
       attributions: Object.fromEntries(Object.entries(r.attributions).map(([n, a]) => [n, aggregate(a, ntSamples, E, ntType)])),
-      fX: r.fX?.subarray(0, E),
     }));
     return options.targets ? results : results[0]!;
   }

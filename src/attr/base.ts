@@ -1,7 +1,7 @@
 import type { ModelProto } from '../onnx/proto.js';
 import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
-import { ModelRunner } from './runner.js';
+import { ModelRunner, asRunner } from './runner.js';
 import { batchOf, concatRows, float32, gatherRows, numel, rowSize, sameDims } from './host.js';
 import { resolveTarget, type ResolvedTarget, type Target, type TargetSpec } from './targets.js';
 export type { ResolvedTarget, TargetSpec };
@@ -52,7 +52,7 @@ export abstract class GradientAttribution<O extends CommonOptions = CommonOption
   readonly runner: ModelRunner;
 
   constructor(model: ModelProto | ModelRunner, readonly space: Space) {
-    this.runner = model instanceof ModelRunner ? model : new ModelRunner(model);
+    this.runner = asRunner(model);
     if (space.kind === 'inputs') {
       for (const n of space.names) if (!this.runner.inputNames.includes(n)) fail(`${n} is not an input of the model (inputs: ${this.runner.inputNames.join(', ')})`);
     }

@@ -3,7 +3,7 @@ import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import { GradientAttribution, spaceOf, targetValues, type AttributionResult, type CommonOptions, type Endpoint, type SpaceOptions } from './base.js';
 import { baselineFeeds } from './layer-integrated-gradients.js';
-import { ModelRunner } from './runner.js';
+import { ModelRunner, asRunner } from './runner.js';
 import { batchOf, float64, gatherRows, rowSize } from './host.js';
 import { Random } from './random.js';
 import type { ResolvedTarget } from './targets.js';
@@ -29,7 +29,7 @@ export interface GradientShapOptions extends CommonOptions {
  */
 export class GradientShap extends GradientAttribution<GradientShapOptions> {
   constructor(model: ModelProto | ModelRunner, options: SpaceOptions = {}) {
-    const runner = model instanceof ModelRunner ? model : new ModelRunner(model);
+    const runner = asRunner(model);
     super(runner, spaceOf(runner, options));
   }
 

@@ -1,14 +1,14 @@
 import type { ModelProto } from '../onnx/proto.js';
 import type { HostTensor } from '../runtime/session.js';
 import { GradientAttribution, spaceOf, type AttributionResult, type CommonOptions, type Endpoint, type SpaceOptions } from './base.js';
-import { ModelRunner } from './runner.js';
+import { ModelRunner, asRunner } from './runner.js';
 import { float64 } from './host.js';
 import type { ResolvedTarget } from './targets.js';
 
 /** Input × Gradient: x ⊙ ∂F/∂x (on a layer: activation ⊙ gradient). */
 export class InputXGradient extends GradientAttribution<CommonOptions> {
   constructor(model: ModelProto | ModelRunner, options: SpaceOptions = {}) {
-    const runner = model instanceof ModelRunner ? model : new ModelRunner(model);
+    const runner = asRunner(model);
     super(runner, spaceOf(runner, options));
   }
 

@@ -3,7 +3,7 @@ import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import { quadrature, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
 import { GradientAttribution, convergenceDelta, targetValues, type AttributionResult, type Baselines, type CommonOptions, type Endpoint } from './base.js';
-import { ModelRunner } from './runner.js';
+import { ModelRunner, asRunner } from './runner.js';
 import { batchOf, float64, rowSize } from './host.js';
 import type { ResolvedTarget } from './targets.js';
 
@@ -27,7 +27,7 @@ export interface IntegratedGradientsOptions extends CommonOptions {
  */
 export class IntegratedGradients extends GradientAttribution<IntegratedGradientsOptions> {
   constructor(model: ModelProto | ModelRunner, options: { inputs?: string[] } = {}) {
-    const runner = model instanceof ModelRunner ? model : new ModelRunner(model);
+    const runner = asRunner(model);
     super(runner, { kind: 'inputs', names: options.inputs ?? [runner.inputNames[0]!] });
   }
 

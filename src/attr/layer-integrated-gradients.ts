@@ -4,7 +4,7 @@ import type { HostTensor } from '../runtime/session.js';
 import { Graph } from '../graph/graph.js';
 import { GradientAttribution, type AttributionResult, type Endpoint } from './base.js';
 import { integrate, type IntegratedGradientsOptions } from './integrated-gradients.js';
-import { ModelRunner } from './runner.js';
+import { ModelRunner, asRunner } from './runner.js';
 import { batchOf, float32, gatherRows } from './host.js';
 import type { ResolvedTarget } from './targets.js';
 
@@ -31,7 +31,7 @@ export function checkLayer(runner: ModelRunner, layer: string): void {
  */
 export class LayerIntegratedGradients extends GradientAttribution<LayerIntegratedGradientsOptions> {
   constructor(model: ModelProto | ModelRunner, layer: string) {
-    const runner = model instanceof ModelRunner ? model : new ModelRunner(model);
+    const runner = asRunner(model);
     checkLayer(runner, layer);
     super(runner, { kind: 'layer', name: layer });
   }

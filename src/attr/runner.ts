@@ -82,3 +82,6 @@ function pick(feeds: Record<string, HostTensor>, names: readonly string[]): Reco
   for (const n of names) if (feeds[n]) out[n] = feeds[n]!;
   return out;
 }
+
+/** Methods accept a model or a runner (to share sessions between methods). */
+export const asRunner = (model: ModelProto | ModelRunner): ModelRunner => (asRunner(model));

@@ -1,7 +1,7 @@
 import type { ModelProto } from '../onnx/proto.js';
 import type { HostTensor } from '../runtime/session.js';
 import { GradientAttribution, spaceOf, type AttributionResult, type CommonOptions, type Endpoint, type SpaceOptions } from './base.js';
-import { ModelRunner } from './runner.js';
+import { ModelRunner, asRunner } from './runner.js';
 import { float64 } from './host.js';
 import type { ResolvedTarget } from './targets.js';
 
@@ -13,7 +13,7 @@ export interface SaliencyOptions extends CommonOptions {
 /** Saliency: the gradient of the target with respect to the input (or layer), by default its absolute value. */
 export class Saliency extends GradientAttribution<SaliencyOptions> {
   constructor(model: ModelProto | ModelRunner, options: SpaceOptions = {}) {
-    const runner = model instanceof ModelRunner ? model : new ModelRunner(model);
+    const runner = asRunner(model);
     super(runner, spaceOf(runner, options));
   }
 

@@ -84,4 +84,4 @@ function pick(feeds: Record<string, HostTensor>, names: readonly string[]): Reco
 }
 
 /** Methods accept a model or a runner (to share sessions between methods). */
-export const asRunner = (model: ModelProto | ModelRunner): ModelRunner => (asRunner(model));
+export const asRunner = (model: ModelProto | ModelRunner): ModelRunner => (model instanceof ModelRunner ? model : new ModelRunner(model));

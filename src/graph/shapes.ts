@@ -228,12 +228,14 @@ function inferNode(node: NodeProto, get: Lookup, opset: number): ValueInfo[] {
   if (op === 'Expand') {
     const target = get(inputs[1])?.value;
     if (xs && target) return [{ type, shape: broadcastShapes(xs, target.map((d) => (d === -1 ? null : d))) }];
-    // Contents unknown but length known: the rank is known, and x's dims other than 1 survive the broadcast.
+    // Contents unknown but length known: the rank is known, and x's known dims other than 1 survive the
+    // broadcast (a symbolic dim might be 1 at run time, so it is not kept).
     const len = get(inputs[1])?.shape?.[0];
     if (!xs || typeof len !== 'number') return [{ type, shape: null }];
-    return [{ type, shape: broadcastShapes(xs, Array<Dim>(len).fill(null)).map((d, i, all) => {
-      const xd = xs[xs.length - all.length + i];
-      return xd !== undefined && xd !== 1 ? xd : d === 1 ? null : d;
+    const rank = Math.max(len, xs.length);
+    return [{ type, shape: Array.from({ length: rank }, (_, i) => {
+      const xd = xs[xs.length - rank + i];
+      return typeof xd === 'number' && xd !== 1 ? xd : null;
     }) }];
   }
   if (op === 'Tile') {

@@ -65,7 +65,9 @@ export function alignTokens(text: string, tokens: readonly string[]): (Span | nu
   let cursor = 0;
   for (const token of tokens) {
     const want = [...tokenSurface(token)].flatMap(foldChar);
-    const at = want.length === 0 || token === '[UNK]' || token === '<unk>' ? -1 : findFrom(chars, want, cursor);
+    let at = want.length === 0 ? -1 : findFrom(chars, want, cursor);
+    // An unknown token matches only where the text spells it out next ("[UNK]" typed in the text).
+    if ((token === '[UNK]' || token === '<unk>') && at !== cursor) at = -1;
     if (at < 0) {
       spans.push(null);
       continue;
@@ -74,19 +76,46 @@ export function alignTokens(text: string, tokens: readonly string[]): (Span | nu
     spans.push([source[at]!, lastSource + charLength(text, lastSource)]);
     cursor = at + want.length;
   }
-  // Unlocated tokens take the gap between their neighbours.
+  // Runs of unlocated tokens share the gap between their located neighbours: one word each when the gap has as
+  // many words (split at whitespace, punctuation and CJK characters, as BERT pre-tokenizes), else the whole gap.
   for (let k = 0; k < spans.length; k++) {
     if (spans[k]) continue;
-    const prevEnd = k > 0 ? spans[k - 1]?.[1] ?? 0 : 0;
-    let next = k + 1;
+    let next = k;
     while (next < spans.length && !spans[next]) next++;
+    const prevEnd = k > 0 ? spans[k - 1]![1] : 0;
     const nextStart = next < spans.length ? spans[next]![0] : text.length;
-    let s = prevEnd, e = nextStart;
-    while (s < e && /\s/u.test(text[s]!)) s++;
-    while (e > s && /\s/u.test(text[e - 1]!)) e--;
-    spans[k] = s < e ? [s, e] : [prevEnd, prevEnd];
+    const words = wordsIn(text, prevEnd, nextStart);
+    for (let j = k; j < next; j++) {
+      if (words.length === next - k) spans[j] = words[j - k]!;
+      else spans[j] = words.length > 0 ? [words[0]![0], words[words.length - 1]![1]] : [prevEnd, prevEnd];
+    }
+    k = next;
   }
   return spans;
+}
+
+const isSplitChar = (ch: string): boolean => /\p{P}/u.test(ch) || /[\u4e00-\u9fff\u3400-\u4dbf\u{20000}-\u{2fa1f}\uf900-\ufaff]/u.test(ch);
+
+/** Words of text[start, end): whitespace-separated, with punctuation and CJK characters on their own. */
+function wordsIn(text: string, start: number, end: number): Span[] {
+  const words: Span[] = [];
+  let cur: number | undefined;
+  let last = start; // end of the last character that a normalizer keeps
+  for (let i = start; i < end;) {
+    const ch = String.fromCodePoint(text.codePointAt(i)!);
+    if (/\s/u.test(ch) || isSplitChar(ch)) {
+      if (cur !== undefined) words.push([cur, last]);
+      cur = undefined;
+      if (isSplitChar(ch)) words.push([i, i + ch.length]);
+    } else if (!/\p{Mn}|\p{Cf}|\p{Cc}/u.test(ch)) {
+      // Combining marks, format and control characters are dropped by normalization: they end no word.
+      if (cur === undefined) cur = i;
+      last = i + ch.length;
+    }
+    i += ch.length;
+  }
+  if (cur !== undefined) words.push([cur, last]);
+  return words;
 }
 
 function findFrom(hay: string[], needle: string[], from: number): number {

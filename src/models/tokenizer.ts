@@ -31,8 +31,16 @@ export class TextTokenizer {
   readonly unkId: number | undefined;
   readonly maskId: number | undefined;
   readonly modelMaxLength: number;
+  /** The normalizer lower-cases: Σ needs the Rust tokenizers' per-character treatment (see tokenize). */
+  private readonly charwiseLowercase: boolean;
+  private readonly spacesCjk: boolean;
+  private readonly cleansText: boolean;
 
   constructor(tokenizerJson: object, config: Record<string, unknown>) {
+    const normalizer = (tokenizerJson as { normalizer?: { type?: string; handle_chinese_chars?: boolean } | null }).normalizer;
+    this.charwiseLowercase = lowercasesCharwise(normalizer);
+    this.spacesCjk = normalizer?.type === 'BertNormalizer' && normalizer.handle_chinese_chars !== false;
+    this.cleansText = normalizer?.type === 'BertNormalizer' && (normalizer as { clean_text?: boolean }).clean_text !== false;
     try {
       this.tok = new Tokenizer(tokenizerJson, config);
     } catch (e) {
@@ -71,7 +79,14 @@ export class TextTokenizer {
 
   /** Tokens of a text without special tokens. */
   tokenize(text: string): string[] {
-    return this.tok.tokenize(text, { add_special_tokens: false });
+    // String.toLowerCase (used by the JS normalizers) maps a word-final Σ to ς; the Rust tokenizers lower-case one
+    // character at a time (σ). Σ is the only context-dependent mapping, so it is lowered here first.
+    let input = this.charwiseLowercase ? text.replace(/\u03a3/g, '\u03c3') : text;
+    // BERT puts spaces around every CJK ideograph; the JS normalizer misses those outside the BMP (Extension B+).
+    // BERT's clean_text drops every "Other" character (control, format, unassigned, private use); the JS one fewer.
+    if (this.cleansText) input = input.replace(/(?![\t\n\r])\p{C}/gu, '');
+    if (this.spacesCjk) input = input.replace(/([\u{20000}-\u{2A6DF}\u{2A700}-\u{2CEAF}\u{2F800}-\u{2FA1F}])/gu, ' $1 ');
+    return this.tok.tokenize(input, { add_special_tokens: false });
   }
 
   /** Number of special tokens the template adds to a single text or a pair. */
@@ -136,4 +151,14 @@ export class TextTokenizer {
     const typeIds = out.token_type_ids ?? source.map((s, i) => (s ? s[0] : i > 0 && source.slice(0, i).some((p) => p?.[0] === 1) ? 1 : 0));
     return { tokens, typeIds, source };
   }
+}
+
+/** Whether the normalizer lower-cases (BertNormalizer lowercase, Lowercase, or either inside a Sequence). */
+function lowercasesCharwise(normalizer: unknown): boolean {
+  const n = normalizer as { type?: string; lowercase?: boolean; normalizers?: unknown[] } | null | undefined;
+  if (!n) return false;
+  if (n.type === 'BertNormalizer') return n.lowercase !== false;
+  if (n.type === 'Lowercase') return true;
+  if (n.type === 'Sequence') return (n.normalizers ?? []).some(lowercasesCharwise);
+  return false;
 }

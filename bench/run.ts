@@ -1,8 +1,11 @@
 // npm run bench [autodiff|attr]: the speed figures quoted in bench/RESULTS.md, each a ratio against a baseline
-// run in this process (or, for PyTorch, in a child process on the same machine).
+// run in the same process (or, for PyTorch, a child process on the same machine).
 import { benchAutodiff } from './autodiff.js';
-import { benchAttr } from './attr.js';
+import { benchAttr, attrOne } from './attr.js';
 
-const only = process.argv[2];
-if (!only || only === 'autodiff') await benchAutodiff();
-if (!only || only === 'attr') await benchAttr();
+const [mode, a, b, c] = process.argv.slice(2);
+if (mode === 'attr-one') await attrOne(Number(a), b === 'all' ? undefined : Number(b), c === 'fwd');
+else {
+  if (!mode || mode === 'autodiff') await benchAutodiff();
+  if (!mode || mode === 'attr') await benchAttr();
+}

@@ -83,8 +83,9 @@ export class TextTokenizer {
     // character at a time (σ). Σ is the only context-dependent mapping, so it is lowered here first.
     let input = this.charwiseLowercase ? text.replace(/\u03a3/g, '\u03c3') : text;
     // BERT puts spaces around every CJK ideograph; the JS normalizer misses those outside the BMP (Extension B+).
-    // BERT's clean_text drops every "Other" character (control, format, unassigned, private use); the JS one fewer.
-    if (this.cleansText) input = input.replace(/(?![\t\n\r])\p{C}/gu, '');
+    // BERT's clean_text drops control, format, private-use and surrogate characters (Rust `is_other` minus the
+    // unassigned ones, which stay and become [UNK]); the JS normalizer keeps some of them.
+    if (this.cleansText) input = input.replace(/(?![\t\n\r])[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/gu, '');
     if (this.spacesCjk) input = input.replace(/([\u{20000}-\u{2A6DF}\u{2A700}-\u{2CEAF}\u{2F800}-\u{2FA1F}])/gu, ' $1 ');
     return this.tok.tokenize(input, { add_special_tokens: false });
   }

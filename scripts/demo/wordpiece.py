@@ -37,7 +37,8 @@ import sys
 import unicodedata
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DEFAULT_VOCAB = os.path.abspath(os.path.join(ROOT, "..", "shared", "vocab", "bert-base-uncased-vocab.txt"))
+# The real bert-base-uncased vocabulary, copied into the repository from shared/vocab.
+DEFAULT_VOCAB = os.path.join(ROOT, "test", "fixtures", "tokenizer", "bert-base-uncased-vocab.txt")
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

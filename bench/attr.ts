@@ -8,6 +8,7 @@ import { readModelFile } from '../src/onnx/model.js';
 import { tensor } from '../src/runtime/session.js';
 import { ModelRunner } from '../src/attr/runner.js';
 import { LayerIntegratedGradients } from '../src/attr/layer-integrated-gradients.js';
+import { defaultChunk } from '../src/models/explain.js';
 import { benchModel, now, timeIt, ids, peakRssMiB } from './common.js';
 
 const TARGETS = [{ output: 'start_logits', target: 5, label: 'start' }, { output: 'end_logits', target: 9, label: 'end' }];
@@ -44,7 +45,7 @@ function child(seq: number, ibs: number | undefined, withForward = true): { cold
 
 export async function benchAttr(seq = 128): Promise<void> {
   benchModel();
-  for (const ibs of [undefined, 10, 50, 16] as const) {
+  for (const ibs of [undefined, 10, 50] as const) {
     const r = child(seq, ibs);
     const perForward = (r.fwdMs / r.rows) * 50;
     console.log(`attr: LayerIG seq ${seq}, 50 steps, start+end, internalBatchSize ${ibs ?? 'all (50)'}: ${(r.ligMs / 1000).toFixed(2)} s; ` +
@@ -61,14 +62,10 @@ export async function benchAttr(seq = 128): Promise<void> {
   } catch (e) {
     console.log(`attr: PyTorch baseline not run (${(e as Error).message.split('\n')[0]}); it needs Debian python3-torch + libopenblas0-pthread`);
   }
-  for (const ibs of [undefined, autoChunk(tokens)]) {
+  for (const ibs of [undefined, defaultChunk(tokens)]) {
     const r = child(tokens, ibs, false);
     console.log(`attr: gradlens LayerIG, ${tokens} tokens, start+end, 50 steps, internalBatchSize ${ibs ?? 'all'}: ${(r.ligMs / 1000).toFixed(2)} s warm, ${(r.coldMs / 1000).toFixed(2)} s with session creation` +
       (torchS ? `; speed-up vs PyTorch ${(torchS / (r.ligMs / 1000)).toFixed(2)}× warm, ${(torchS / (r.coldMs / 1000)).toFixed(2)}× cold (target ≥ 2×)` : '') + `; peak RSS ${r.rssMiB.toFixed(0)} MiB`);
   }
 }
 
-/** The chunk size the CLI uses by default (src/models/explain.ts). */
-function autoChunk(seq: number): number {
-  return Math.max(1, Math.round(1536 / seq));
-}

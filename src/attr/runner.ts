@@ -16,7 +16,11 @@ export class ModelRunner {
   /** How many forward and backward passes ran, by batch rows (for reports and tests). */
   readonly counters = { forwardRows: 0, gradientRows: 0, gradientRuns: 0 };
 
-  constructor(readonly model: ModelProto, readonly options: SessionOptions = {}) {
+  /**
+   * `fetchable`: intermediate tensors that forward() may be asked for (e.g. the embeddings output). One forward
+   * session that exposes all of them serves every forward call, instead of one session per set of extra outputs.
+   */
+  constructor(readonly model: ModelProto, readonly options: SessionOptions = {}, private readonly fetchable: readonly string[] = []) {
     const graph = new Graph(model);
     this.inputNames = graph.inputNames();
     this.outputNames = graph.outputNames();
@@ -34,9 +38,11 @@ export class ModelRunner {
 
   /** Runs the model; `extraOutputs` names intermediate tensors to fetch as well. */
   async forward(feeds: Record<string, HostTensor>, extraOutputs: readonly string[] = []): Promise<Record<string, HostTensor>> {
-    const session = await this.session(`fwd|${extraOutputs.join('|')}`, () => withExtraOutputs(this.model, extraOutputs));
+    const shared = extraOutputs.every((n) => this.fetchable.includes(n));
+    const exposed = shared ? this.fetchable : extraOutputs;
+    const session = await this.session(`fwd|${exposed.join('|')}`, () => withExtraOutputs(this.model, exposed));
     this.counters.forwardRows += Object.values(feeds)[0]?.dims[0] ?? 1;
-    return session.run(pick(feeds, session.inputNames));
+    return session.run(pick(feeds, session.inputNames), [...this.outputNames, ...extraOutputs.filter((n) => !this.outputNames.includes(n))]);
   }
 
   /** Runs the model from injected values of intermediate tensors (the graph is cut there). */

@@ -6,6 +6,7 @@ import { inferShapes, nodeAxes, type ShapeMap, elemTypeName } from '../graph/sha
 import { Builder, makeValueInfo } from '../graph/builder.js';
 import { unbroadcast } from './unbroadcast.js';
 import { RULES, NON_DIFFERENTIABLE } from './rules.js';
+import { findFusions } from './patterns.js';
 import type { InputGrad, RuleContext } from './rule.js';
 
 export interface VjpSpec {
@@ -18,6 +19,8 @@ export interface VjpSpec {
    * outputs `<wrt>_grad_<k>` (no suffix when there is one copy). Several attribution targets cost one forward.
    */
   copies?: number;
+  /** Differentiate decomposed LayerNorm and GELU groups as one op each (default true); see patterns.ts. */
+  fuse?: boolean;
 }
 
 export const cotangentName = (of: string, copy?: number): string => `${of}_cotangent${copy === undefined ? '' : `_${copy}`}`;
@@ -52,13 +55,14 @@ export function vjpModel(model: ModelProto, spec: VjpSpec): ModelProto {
   }
   // Backward sweep: keep the active nodes that lead to an `of`.
   const relevant = new Set<string>(spec.of.filter((o) => active.has(o)));
-  const backwardNodes: NodeProto[] = [];
+  let backwardNodes: NodeProto[] = [];
   for (let k = activeNodes.length - 1; k >= 0; k--) {
     const node = activeNodes[k]!;
     if (!(node.output ?? []).some((o) => relevant.has(o))) continue;
     backwardNodes.push(node);
     for (const i of node.input ?? []) if (active.has(i)) relevant.add(i);
   }
+  if (spec.fuse ?? true) backwardNodes = fuse(graph, shapes, backwardNodes, active, new Set([...graph.outputNames(), ...spec.of, ...spec.wrt]));
   for (const of of spec.of) {
     if (!relevant.has(of)) fail(`--of ${of} is not reachable from --wrt ${spec.wrt.join(', ')} (no differentiable path)`);
   }
@@ -127,6 +131,26 @@ function backwardSweep(b: Builder, graph: Graph, shapes: ShapeMap, spec: VjpSpec
     if (g) b.node('Identity', [g], {}, 1, [gradOutputs[k]!]);
     else b.node('ConstantOfShape', [b.op('Shape', [w])], { value: makeTensor('', shapes.get(w)!.type!, [1], [0]) }, 1, [gradOutputs[k]!]);
   });
+}
+
+/** Replaces each fusable group in the (reverse-topological) backward list by its virtual node, at the place of the
+ * group's last forward node. */
+function fuse(graph: Graph, shapes: ShapeMap, backwardNodes: NodeProto[], active: Set<string>, keep: Set<string>): NodeProto[] {
+  const fusions = findFusions(graph, shapes, backwardNodes, active, keep);
+  if (fusions.length === 0) return backwardNodes;
+  const groupOf = new Map<NodeProto, NodeProto>();
+  for (const f of fusions) for (const m of f.members) groupOf.set(m, f.node);
+  const emitted = new Set<NodeProto>();
+  const out: NodeProto[] = [];
+  for (const node of backwardNodes) {
+    const virtual = groupOf.get(node);
+    if (!virtual) out.push(node);
+    else if (!emitted.has(virtual)) {
+      emitted.add(virtual);
+      out.push(virtual);
+    }
+  }
+  return out;
 }
 
 function validate(graph: Graph, shapes: ShapeMap, spec: VjpSpec): void {

@@ -101,7 +101,7 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
   const seq = enc.ids.length;
   const layer = settings.method === 'ig' ? model.wordEmbeddings ?? fail('cannot find the word-embedding lookup for --method ig; use layer-ig') : model.embeddingsOutput;
   const baseIds = (kind: Exclude<BaselineKind, 'zero'>) => tensor('int64', baselineIds(model, enc, kind), [1, seq]);
-  const common = { targets, internalBatchSize: settings.internalBatchSize };
+  const common = { targets, internalBatchSize: settings.internalBatchSize ?? defaultChunk(seq) };
   let results: AttributionResult[];
   switch (settings.method) {
     case 'layer-ig':
@@ -153,6 +153,14 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
     if (t.index !== undefined) entry.index = t.index;
     return entry;
   });
+}
+
+/**
+ * Rows per ONNX Runtime call when the user does not say: about 1,536 tokens. One call for all 50 steps of a
+ * 128-token input peaks at ~14 GiB RSS on a BERT-base model and runs slower than chunks (bench/RESULTS.md).
+ */
+export function defaultChunk(seq: number): number {
+  return Math.max(1, Math.round(1536 / seq));
 }
 
 /** Σ over the hidden dimension for each token of the first example. */

@@ -70,6 +70,7 @@ export async function loadModel(spec: string, options: LoadOptions = {}): Promis
   const { arch, known } = architectureFor(config.model_type, inputNames);
   const embeddingsOutput = options.layer ?? findEmbeddingsOutput(graph);
   if (options.layer && !graph.producer.has(options.layer)) fail(`--layer ${options.layer} is not a tensor computed by the graph (gradlens inspect lists them)`);
+  const wordEmbeddings = findWordEmbeddings(graph);
   const positions = Number(config.max_position_embeddings ?? tokenizer.modelMaxLength) - arch.positionOffset;
   return {
     name: spec,
@@ -77,13 +78,13 @@ export async function loadModel(spec: string, options: LoadOptions = {}): Promis
     config,
     tokenizer,
     onnx,
-    runner: new ModelRunner(onnx, options.session),
+    runner: new ModelRunner(onnx, options.session, [embeddingsOutput, ...(wordEmbeddings ? [wordEmbeddings] : [])]),
     arch,
     knownArchitecture: known,
     inputNames,
     outputNames: graph.outputNames(),
     embeddingsOutput,
-    wordEmbeddings: findWordEmbeddings(graph),
+    wordEmbeddings,
     maxLength: Math.min(positions, tokenizer.modelMaxLength),
   };
 }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, BIN } from './run-cli.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, fixture } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gradlens-cli-'));
 const SEED_ANSWER = 'to include, empower and support humans of all kinds';
@@ -86,6 +86,34 @@ test('explain classify on the demo sentiment model, every method, svg and html',
   assert.equal((text.match(/<rect x=/g) ?? []).length, 4, 'one box per token: [CLS] great fun [SEP]');
   const html = await runCli(['explain', 'classify', '--text', 'great fun', '--format', 'html', '--steps', '4']);
   assert.match(html.stdout, /<th>Word Importance<\/th>/);
+});
+
+test('explain tokens and zero-shot on fixture models, every format', async () => {
+  const dir = tmp();
+  const ner = fixture('models', 'bert-ner');
+  const nli = fixture('models', 'bert-nli');
+  for (const format of ['text', 'json', 'html', 'svg']) {
+    const out = join(dir, `tokens.${format}`);
+    const r = await runCli(['explain', 'tokens', '-t', 'Ada Lovelace was born in London.', '--model', ner, '--format', format, '-o', out, '--steps', '8']);
+    assert.equal(r.code, 0, r.stderr);
+    const z = await runCli(['explain', 'zero-shot', '-t', 'The team won the football match yesterday.', '--labels', 'sports,politics,cooking', '--model', nli, '--format', format, '--steps', '8']);
+    assert.equal(z.code, 0, z.stderr);
+    if (format === 'json') {
+      const e = JSON.parse(readFileSync(out, 'utf8'));
+      assert.equal(e.task, 'tokens');
+      assert.equal(e.prediction.labels.length, e.tokens.length);
+      assert.ok(e.attributions.length >= 1);
+      const zs = JSON.parse(z.stdout);
+      assert.deepEqual([...zs.prediction.labels].sort(), ['cooking', 'politics', 'sports']);
+      assert.ok(Math.abs(zs.prediction.scores.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-6, 'softmax over candidates');
+      assert.equal(zs.attributions[0].index, 2, 'the entailment logit');
+    }
+  }
+  const one = await runCli(['explain', 'tokens', '-t', 'Ada Lovelace was born in London.', '--model', ner, '--token', '2', '--format', 'json', '--steps', '4']);
+  assert.equal(JSON.parse(one.stdout).attributions[0].position, 2);
+  assertOneLineError(await runCli(['explain', 'tokens', '-t', 'Ada', '--model', ner, '--token', '99']), /--token 99 is outside/);
+  assertOneLineError(await runCli(['explain', 'zero-shot', '-t', 'x', '--labels', ' , ', '--model', nli]), /at least one candidate label/);
+  assertOneLineError(await runCli(['explain', 'zero-shot', '-t', 'x', '--labels', 'a,b', '--model', fixture('models', 'bert-ner')]), /entailment/);
 });
 
 test('--help with examples on every command, --version', async () => {

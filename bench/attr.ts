@@ -3,13 +3,15 @@
 // doing the same integral on the same CPU, measured here. Each configuration runs in a fresh child process, so peak
 // RSS and allocator state belong to that configuration alone; its baseline forward runs in the same process.
 import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readModelFile } from '../src/onnx/model.js';
 import { tensor } from '../src/runtime/session.js';
 import { ModelRunner } from '../src/attr/runner.js';
 import { LayerIntegratedGradients } from '../src/attr/layer-integrated-gradients.js';
 import { defaultChunk } from '../src/models/explain.js';
-import { benchModel, now, timeIt, ids, peakRssMiB } from './common.js';
+import { BENCH_DIR, benchModel, now, timeIt, ids, peakRssMiB } from './common.js';
 
 const TARGETS = [{ output: 'start_logits', target: 5, label: 'start' }, { output: 'end_logits', target: 9, label: 'end' }];
 
@@ -37,15 +39,28 @@ export async function attrOne(seq: number, ibs: number | undefined, withForward:
   console.log(JSON.stringify({ seq, ibs: ibs ?? null, rows, coldMs, ligMs, fwdMs, rssMiB: peakRssMiB() }));
 }
 
+/** bench/models/bert-base-qa-folder: config.json, tokenizer files and onnx/model.onnx (a link to the weights). */
+function cliModelFolder(): string {
+  const m = benchModel();
+  const dir = join(BENCH_DIR, 'bert-base-qa-folder');
+  mkdirSync(join(dir, 'onnx'), { recursive: true });
+  copyFileSync(join('demo', 'qa', 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, model_max_length: 512, tokenizer_class: 'BertTokenizer' }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertForQuestionAnswering'], max_position_embeddings: 512, vocab_size: 30522 }));
+  const link = join(dir, 'onnx', 'model.onnx');
+  if (!existsSync(link)) symlinkSync(resolve(m.path), link);
+  return dir;
+}
+
 function child(seq: number, ibs: number | undefined, withForward = true): { coldMs: number; ligMs: number; fwdMs: number; rows: number; rssMiB: number } {
   const script = fileURLToPath(new URL('./run.js', import.meta.url));
   const out = execFileSync(process.execPath, [script, 'attr-one', String(seq), String(ibs ?? 'all'), withForward ? 'fwd' : 'nofwd'], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-export async function benchAttr(seq = 128): Promise<void> {
+export async function benchAttr(seq = 128, only?: string): Promise<void> {
   benchModel();
-  for (const ibs of [undefined, 10, 50] as const) {
+  for (const ibs of only === 'e2e' ? [] : ([undefined, 10, 50] as const)) {
     const r = child(seq, ibs);
     const perForward = (r.fwdMs / r.rows) * 50;
     console.log(`attr: LayerIG seq ${seq}, 50 steps, start+end, internalBatchSize ${ibs ?? 'all (50)'}: ${(r.ligMs / 1000).toFixed(2)} s; ` +
@@ -62,6 +77,16 @@ export async function benchAttr(seq = 128): Promise<void> {
   } catch (e) {
     console.log(`attr: PyTorch baseline not run (${(e as Error).message.split('\n')[0]}); it needs Debian python3-torch + libopenblas0-pthread`);
   }
+  // The CLI itself, end to end: a BERT-base folder (the benchmark weights + the demo's bert-base-uncased tokenizer).
+  const dir = cliModelFolder();
+  const question = 'Who founded the company and when was it founded?';
+  const context = 'The company was founded by Ada Lovelace in London in 1843, after years of work on the analytical engine. '.repeat(4) + 'It is important to us to include, empower and support humans of all kinds.';
+  const start = now();
+  const cli = execFileSync(process.execPath, ['bin/gradlens.js', 'explain', 'qa', '--model', dir, '-q', question, '-c', context, '--format', 'json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const cliS = (now() - start) / 1000;
+  const cliTokens = (JSON.parse(cli) as { tokens: string[] }).tokens.length;
+  console.log(`attr: \`gradlens explain qa\` end to end (process start, model load, sessions, prediction, LayerIG start+end, 50 steps), ${cliTokens} tokens: ${cliS.toFixed(2)} s` +
+    (torchS ? `; speed-up vs PyTorch ${(torchS / cliS).toFixed(2)}× (target ≥ 2×)` : ''));
   for (const ibs of [undefined, defaultChunk(tokens)]) {
     const r = child(tokens, ibs, false);
     console.log(`attr: gradlens LayerIG, ${tokens} tokens, start+end, 50 steps, internalBatchSize ${ibs ?? 'all'}: ${(r.ligMs / 1000).toFixed(2)} s warm, ${(r.coldMs / 1000).toFixed(2)} s with session creation` +

@@ -7,5 +7,5 @@ const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'attr-one') await attrOne(Number(a), b === 'all' ? undefined : Number(b), c === 'fwd');
 else {
   if (!mode || mode === 'autodiff') await benchAutodiff();
-  if (!mode || mode === 'attr') await benchAttr();
+  if (!mode || mode === 'attr' || mode === 'e2e') await benchAttr(128, mode);
 }

@@ -17,8 +17,46 @@ export function decodeModel(bytes: Uint8Array, label = 'input'): ModelProto {
   return model;
 }
 
-export function encodeModel(model: ModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+/**
+ * Encodes a ModelProto. Large initializers' raw bytes are not pushed through protobufjs' writer (which copies them
+ * byte-wise): the messages are encoded without them and the length-delimited fields are appended, so the weights
+ * are copied once. Protobuf parsers accept fields in any order, so the result decodes to the same model.
+ */
+export function encodeModel(model: ModelProto, largeTensorBytes = 1 << 16): Uint8Array {
+  const graph = model.graph as onnx.GraphProto | null | undefined;
+  const large = (graph?.initializer ?? []).filter((t) => (t.rawData?.length ?? 0) >= largeTensorBytes);
+  if (!graph || large.length === 0) return onnx.ModelProto.encode(model).finish();
+  const parts: Uint8Array[] = [];
+  const field = (tag: number, body: Uint8Array[]) => {
+    const length = body.reduce((n, b) => n + b.length, 0);
+    return [Uint8Array.of(tag), varint(length), ...body];
+  };
+  // Every initializer is appended in its order; the large ones with their raw bytes as a separate piece.
+  const tensorParts = graph.initializer.map((t) => {
+    if (!large.includes(t)) return field(5 << 3 | 2, [onnx.TensorProto.encode(t).finish()]);
+    const raw = t.rawData!;
+    Reflect.deleteProperty(t, 'rawData');
+    try {
+      return field(5 << 3 | 2, [onnx.TensorProto.encode(t).finish(), ...field(9 << 3 | 2, [raw])]);
+    } finally {
+      t.rawData = raw;
+    }
+  });
+  const graphHead = onnx.GraphProto.encode(onnx.GraphProto.create({ ...graph, initializer: [] })).finish();
+  const graphBody = [graphHead, ...tensorParts.flat()];
+  const modelHead = onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: undefined })).finish();
+  parts.push(modelHead, ...field(7 << 3 | 2, graphBody));
+  return Buffer.concat(parts);
+}
+
+function varint(n: number): Uint8Array {
+  const bytes: number[] = [];
+  while (n > 0x7f) {
+    bytes.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  bytes.push(n);
+  return Uint8Array.from(bytes);
 }
 
 /** Reads a model file; tensors stored as external data (`model.onnx_data`) are loaded inline. */

@@ -17,6 +17,15 @@ test('decode → encode reproduces the file byte for byte', () => {
   assert.deepEqual(Buffer.from(encodeModel(decodeModel(bytes))), bytes);
 });
 
+test('the large-tensor encoder gives a model that decodes to the same message', () => {
+  const bytes = readFileSync(QA14);
+  const model = decodeModel(bytes);
+  const fast = encodeModel(model, 1024); // every weight above 1 KiB takes the append path
+  assert.notDeepEqual(Buffer.from(fast), bytes, 'a different field layout');
+  assert.deepEqual(Buffer.from(onnx.ModelProto.encode(decodeModel(fast)).finish()), bytes);
+  assert.deepEqual(Buffer.from(encodeModel(model)), bytes, 'the model object is left unchanged');
+});
+
 test('the gradient model preserves opset imports, metadata and the initializers it keeps, byte for byte', () => {
   const model = readModelFile(QA14);
   model.metadataProps.push(onnx.StringStringEntryProto.create({ key: 'author', value: 'gradlens test' }));

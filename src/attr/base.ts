@@ -2,7 +2,7 @@ import type { ModelProto } from '../onnx/proto.js';
 import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import { ModelRunner, asRunner } from './runner.js';
-import { batchOf, concatRows, float32, gatherRows, numel, rowSize, sameDims } from './host.js';
+import { batchOf, concatRows, float32, gatherRows, rowSize, sameDims } from './host.js';
 import { resolveTarget, type ResolvedTarget, type Target, type TargetSpec } from './targets.js';
 export type { ResolvedTarget, TargetSpec };
 
@@ -199,7 +199,6 @@ function broadcastBaseline(b: Baseline, like: HostTensor, name: string): HostTen
   fail(`baseline for ${name} has shape [${f.dims}] but the input has shape [${like.dims}]`);
 }
 
-export { numel };
 
 /** Where a method attributes: named float inputs (default: the first input) or a layer. */
 export interface SpaceOptions {

@@ -42,8 +42,8 @@ export class LayerIntegratedGradients extends GradientAttribution<LayerIntegrate
 
   async compute(x: Endpoint, inputs: Record<string, HostTensor>, options: LayerIntegratedGradientsOptions, targets: ResolvedTarget[]): Promise<AttributionResult[]> {
     const b = await this.baselineEndpoint(inputs, x, options);
-    const { baselines: _given, ...rest } = options;
-    return integrate(this, x, b, inputs, rest, targets);
+    // The baselines were model inputs; the integral takes the layer values computed from them.
+    return integrate(this, x, b, inputs, { ...options, baselines: undefined }, targets);
   }
 
   /** The layer activation and the outputs at the baseline. */

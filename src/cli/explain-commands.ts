@@ -155,7 +155,7 @@ export function registerExplainCommands(program: Command): void {
       .option('--template <text>', 'hypothesis template, {} stands for the label', 'This example is {}.')],
   ];
   for (const [task, description, extra] of tasks) {
-    const cmd = addCommonOptions(extra(explain.command(task).description(description)))
+    addCommonOptions(extra(explain.command(task).description(description)))
       .addHelpText('after', `\nExamples:\n${examples[task]}`)
       .action(async (o: CommonCliOptions & TaskInput & { labels?: string | string[] }) => {
         const settings = settingsFrom(o);
@@ -168,6 +168,5 @@ export function registerExplainCommands(program: Command): void {
         emit(render(result, o.format as Format, { trueLabel: o.trueLabel, color: !o.out && o.format === 'text' && useColor() }), o.out);
         await model.runner.release();
       });
-    void cmd;
   }
 }

@@ -41,7 +41,7 @@ function labelsOf(model: LoadedModel, count: number): string[] {
   return Array.from({ length: count }, (_, i) => id2label[String(i)] ?? `LABEL_${i}`);
 }
 
-function resolveLabel(model: LoadedModel, labels: string[], target: string | number | undefined, fallback: number): number {
+function resolveLabel(labels: string[], target: string | number | undefined, fallback: number): number {
   if (target === undefined) return fallback;
   if (typeof target === 'number' || /^\d+$/.test(target)) {
     const i = Number(target);
@@ -50,7 +50,6 @@ function resolveLabel(model: LoadedModel, labels: string[], target: string | num
   }
   const i = labels.findIndex((l) => l.toLowerCase() === target.toLowerCase());
   if (i < 0) fail(`unknown label "${target}"; the model's labels are: ${labels.join(', ')}`);
-  void model;
   return i;
 }
 
@@ -128,7 +127,7 @@ export async function explainClassify(model: LoadedModel, options: ClassifyOptio
   const probs = multiLabel ? logits.map(sigmoid) : softmax(logits);
   const labels = labelsOf(model, logits.length);
   const predicted = probs.indexOf(Math.max(...probs));
-  const index = resolveLabel(model, labels, options.target, predicted);
+  const index = resolveLabel(labels, options.target, predicted);
   const attributions = await attributeTokens(model, enc, [{ output: outName, target: index, label: labels[index]!, index }], settings);
   return {
     ...base('classify', model, enc, settings),
@@ -162,7 +161,7 @@ export async function explainTokens(model: LoadedModel, options: TokensOptions, 
   if (options.token !== undefined) {
     const pos = options.token;
     if (!Number.isInteger(pos) || pos < 0 || pos >= seq) fail(`--token ${pos} is outside the ${seq} tokens (0-based, special tokens included)`);
-    const index = options.target !== undefined ? resolveLabel(model, labels, options.target, 0) : perToken[pos]!.index;
+    const index = options.target !== undefined ? resolveLabel(labels, options.target, 0) : perToken[pos]!.index;
     targets = [{ output: outName, target: [pos, index], label: `${enc.tokens[pos]}:${labels[index]}`, position: pos, index }];
   } else {
     targets = entities.map((e) => ({ output: outName, target: [e.start, e.index], label: `${e.word}:${e.entity}`, position: e.start, index: e.index }));

@@ -54,6 +54,19 @@ export class ModelRunner {
   }
 
   /**
+   * Starts building the gradient session that gradient() will use for these tensors, outputs and copies, so that
+   * ONNX Runtime creates it on another thread while this one does other work (errors surface at first use).
+   */
+  prewarm(wrt: readonly string[], of: readonly string[], copies: number): void {
+    this.gradientSession(wrt, of, copies).catch(() => undefined);
+  }
+
+  private gradientSession(wrt: readonly string[], of: readonly string[], copies: number): Promise<Session> {
+    const key = `grad|${wrt.join('|')}|${of.join('|')}|${copies}`;
+    return this.session(key, () => vjpModel(this.model, { of: [...of], wrt: [...wrt], copies }));
+  }
+
+  /**
    * One forward pass at the given wrt values and one backward pass per cotangent set.
    * Returns the model outputs and, per cotangent set, the gradient for each wrt tensor.
    */
@@ -61,8 +74,7 @@ export class ModelRunner {
     cotangents: Record<string, HostTensor>[]): Promise<{ outputs: Record<string, HostTensor>; grads: Record<string, HostTensor>[] }> {
     const wrtNames = Object.keys(wrt);
     const copies = cotangents.length;
-    const key = `grad|${wrtNames.join('|')}|${of.join('|')}|${copies}`;
-    const session = await this.session(key, () => vjpModel(this.model, { of: [...of], wrt: wrtNames, copies }));
+    const session = await this.gradientSession(wrtNames, of, copies);
     const suffix = (k: number) => (copies === 1 ? undefined : k);
     const allFeeds: Record<string, HostTensor> = { ...pick(feeds, session.inputNames), ...wrt };
     cotangents.forEach((set, k) => {

@@ -94,12 +94,22 @@ export function baselineIds(model: LoadedModel, enc: Encoded, kind: Exclude<Base
   return enc.ids.map((t, i) => (enc.special[i] ? t : id));
 }
 
+/** The tensor a method attributes to: the word-embedding lookup for 'ig', else the embeddings output. */
+function layerFor(model: LoadedModel, method: MethodName): string {
+  return method === 'ig' ? model.wordEmbeddings ?? fail('cannot find the word-embedding lookup for --method ig; use layer-ig') : model.embeddingsOutput;
+}
+
+/** Lets ONNX Runtime build the gradient session in the background while the prediction runs. */
+export function prewarm(model: LoadedModel, settings: ExplainSettings, outputs: string[], targets: number): void {
+  model.runner.prewarm([layerFor(model, settings.method)], outputs, targets);
+}
+
 /** Runs the chosen method on the embeddings layer for the given targets; one entry per target. */
 export async function attributeTokens(model: LoadedModel, enc: Encoded, targets: (TargetSpec & { label: string; position?: number; index?: number })[],
   settings: ExplainSettings): Promise<TargetAttribution[]> {
   const feeds = feedsFor(model, enc);
   const seq = enc.ids.length;
-  const layer = settings.method === 'ig' ? model.wordEmbeddings ?? fail('cannot find the word-embedding lookup for --method ig; use layer-ig') : model.embeddingsOutput;
+  const layer = layerFor(model, settings.method);
   const baseIds = (kind: Exclude<BaselineKind, 'zero'>) => tensor('int64', baselineIds(model, enc, kind), [1, seq]);
   const common = { targets, internalBatchSize: settings.internalBatchSize ?? defaultChunk(seq) };
   let results: AttributionResult[];

@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { LoadedModel } from './load.js';
 import type { Encoded } from './tokenizer.js';
-import { attributeTokens, feedsFor, type ExplainSettings, type TargetAttribution } from './explain.js';
+import { attributeTokens, feedsFor, prewarm, type ExplainSettings, type TargetAttribution } from './explain.js';
 
 export type TaskName = 'qa' | 'classify' | 'tokens' | 'zero-shot';
 export const TASKS: readonly TaskName[] = ['qa', 'classify', 'tokens', 'zero-shot'];
@@ -75,9 +75,10 @@ export async function explainQa(model: LoadedModel, options: QaOptions, settings
   const question = nonEmpty(options.question, 'the question');
   const context = nonEmpty(options.context, 'the context');
   const enc = model.tokenizer.encode(question, context, { maxLength: model.maxLength, truncation: 'only_second' });
-  const out = await model.runner.forward(feedsFor(model, enc));
   const startName = model.outputNames.find((n) => /start/.test(n)) ?? fail('the model has no start_logits output: is it a question-answering model?');
   const endName = model.outputNames.find((n) => /end/.test(n)) ?? fail('the model has no end_logits output: is it a question-answering model?');
+  prewarm(model, settings, [startName, endName], 2);
+  const out = await model.runner.forward(feedsFor(model, enc));
   const startLogits = row(out[startName]!), endLogits = row(out[endName]!);
   const inContext = enc.segment.map((s) => s === 1);
   const allowed = (i: number) => inContext[i]!;
@@ -122,6 +123,7 @@ export async function explainClassify(model: LoadedModel, options: ClassifyOptio
   if (options.pair !== undefined) nonEmpty(options.pair, 'the text pair');
   const enc = model.tokenizer.encode(text, options.pair, { maxLength: model.maxLength, truncation: 'longest_first' });
   const outName = model.outputNames[0]!;
+  prewarm(model, settings, [outName], 1);
   const logits = row((await model.runner.forward(feedsFor(model, enc)))[outName]!);
   const multiLabel = model.config.problem_type === 'multi_label_classification';
   const probs = multiLabel ? logits.map(sigmoid) : softmax(logits);
@@ -220,6 +222,7 @@ export async function explainZeroShot(model: LoadedModel, options: ZeroShotOptio
   const entailment = label2id['entailment'] ?? Number(Object.entries(id2label).find(([, v]) => v.toLowerCase().startsWith('entail'))?.[0] ?? NaN);
   if (!Number.isInteger(entailment)) fail('zero-shot needs an NLI model whose config labels include "entailment"');
   const encs = candidates.map((c) => model.tokenizer.encode(text, template.replace('{}', c), { maxLength: model.maxLength, truncation: 'only_first' }));
+  prewarm(model, settings, [model.outputNames[0]!], 1);
   const logits = (await model.runner.forward(feedsFor(model, encs)))[model.outputNames[0]!]!;
   const scores = softmax(candidates.map((_, i) => row(logits, i)[entailment]!));
   const best = scores.indexOf(Math.max(...scores));

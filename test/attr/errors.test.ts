@@ -10,8 +10,9 @@ import { InputXGradient } from '../../src/attr/input-x-gradient.js';
 import { GradientShap } from '../../src/attr/gradient-shap.js';
 import { ModelRunner } from '../../src/attr/runner.js';
 import type { GradientAttribution } from '../../src/attr/base.js';
-import { fixture, readJson, flat, dimsOf, type Nested } from '../helpers.js';
+import { fixture } from '../helpers.js';
 import { mlpModel, randTensor, randMatrix, randVector, tanhSpec, type MlpSpec } from './tiny-models.js';
+import { ligFixture, ligInputs } from './lig-fixture.js';
 
 // Every user mistake below must surface as a GradlensError (what the CLI prints as one line, without a stack) whose
 // message names the problem.
@@ -57,9 +58,9 @@ test('errors: mismatched baseline shapes and missing baselines', async () => {
   await ig.runner.release();
   await ig2.runner.release();
 
-  const fx = readJson<{ inputs: Record<string, Nested>; models: Record<string, { model: string; embeddings_output: string }> }>(fixture('bert', 'qa-lig.json'));
+  const fx = ligFixture;
   const lig = new LayerIntegratedGradients(readModelFile(fixture('bert', fx.models.opset14!.model)), fx.models.opset14!.embeddings_output);
-  const inputs = Object.fromEntries(Object.entries(fx.inputs).map(([k, v]) => [k, tensor('int64', flat(v), dimsOf(v))]));
+  const { inputs } = ligInputs();
   await rejects(lig.attribute(inputs, { output: 'start_logits', target: 0, baselines: { input_ids: tensor('int64', [101, 0, 102], [1, 3]) } }),
     /baseline input_ids has shape \[1,3\] but the input has shape \[1,9\]/, 'layer baseline input of the wrong length');
   await rejects(lig.attribute(inputs, { output: 'start_logits', target: 0, baselines: { input_idz: inputs.input_ids! } }),

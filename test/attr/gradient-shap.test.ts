@@ -5,8 +5,9 @@ import { tensor, type HostTensor } from '../../src/runtime/session.js';
 import { GradlensError } from '../../src/errors.js';
 import { GradientShap } from '../../src/attr/gradient-shap.js';
 import { IntegratedGradients } from '../../src/attr/integrated-gradients.js';
-import { fixture, readJson, flat, dimsOf, type Nested } from '../helpers.js';
+import { fixture, flat } from '../helpers.js';
 import { mlpModel, mlpGrad, randMatrix, randTensor, randVector, rowOf, tanhSpec, relErr, maxAbs, type MlpSpec } from './tiny-models.js';
+import { ligFixture, ligInputs } from './lig-fixture.js';
 
 const [N, H, K, E] = [5, 6, 3, 2];
 const spec = tanhSpec(N, H, K, 4);
@@ -78,10 +79,10 @@ test('GradientShap on a linear model: exact per-sample completeness, and w ⊙ (
 });
 
 test('GradientShap on the BERT embeddings layer: baseline examples as model inputs, reproducible', async () => {
-  const fx = readJson<{ baseline_ids: Nested; inputs: Record<string, Nested>; models: Record<string, { model: string; embeddings_output: string }> }>(fixture('bert', 'qa-lig.json'));
+  const fx = ligFixture;
   const info = fx.models.opset17!;
   const gs = new GradientShap(readModelFile(fixture('bert', info.model)), { layer: info.embeddings_output });
-  const inputs = Object.fromEntries(Object.entries(fx.inputs).map(([k, v]) => [k, tensor('int64', flat(v), dimsOf(v))]));
+  const { inputs } = ligInputs();
   const ids = flat(fx.baseline_ids);
   // Two baseline examples: the reference ids, and the same with [MASK]-like id 103 in the question.
   const baselines = { input_ids: tensor('int64', [...ids, ...ids.map((v, i) => (i > 0 && i < 5 ? 103 : v))], [2, ids.length]) };

@@ -7,8 +7,9 @@ import { LayerIntegratedGradients } from '../../src/attr/layer-integrated-gradie
 import { ModelRunner } from '../../src/attr/runner.js';
 import { INTEGRATION_METHODS } from '../../src/attr/quadrature.js';
 import type { AttributionResult } from '../../src/attr/base.js';
-import { fixture, readJson, flat, dimsOf, type Nested } from '../helpers.js';
+import { fixture, flat } from '../helpers.js';
 import { mlpModel, mlpForward, refIG, randMatrix, randTensor, randVector, rowOf, tanhSpec, relErr, maxAbs, type MlpSpec, type Row } from './tiny-models.js';
+import { ligFixture, ligInputs } from './lig-fixture.js';
 
 // Integrated Gradients on tiny float-input graphs F(x) = tanh(x·Aᵀ)·W + c, checked against the IG axioms and a
 // float64 JavaScript reference that uses the same quadrature nodes. ORT computes in float32 (~6e-8 relative per
@@ -279,21 +280,12 @@ test("IG nSteps 'auto' on a tiny model: every example meets the tolerance, with 
   await ig.runner.release();
 });
 
-interface LigFixture {
-  targets: { of: string; index: number[] }[];
-  methods: Record<string, { targets: { attr: Nested; f_x: number; f_baseline: number }[] }>;
-  baseline_ids: Nested;
-  inputs: Record<string, Nested>;
-  models: Record<string, { model: string; embeddings_output: string }>;
-}
-
 test("LayerIG nSteps 'auto' on the BERT QA fixture: |delta| ≤ 1% of |F(x) − F(b)| in fewer evaluations than GL-50", async () => {
-  const fx = readJson<LigFixture>(fixture('bert', 'qa-lig.json'));
+  const fx = ligFixture;
   const info = fx.models.opset14!;
   const runner = new ModelRunner(readModelFile(fixture('bert', info.model)));
   const lig = new LayerIntegratedGradients(runner, info.embeddings_output);
-  const inputs = Object.fromEntries(Object.entries(fx.inputs).map(([k, v]) => [k, tensor('int64', flat(v), dimsOf(v))]));
-  const baselines = { input_ids: tensor('int64', flat(fx.baseline_ids), dimsOf(fx.baseline_ids)) };
+  const { inputs, baselines } = ligInputs();
   const results = await lig.attribute(inputs, {
     baselines, nSteps: 'auto', targets: fx.targets.map((t) => ({ output: t.of, target: t.index.slice(1) })),
   });

@@ -1,29 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readModelFile } from '../../src/onnx/model.js';
-import { tensor, type HostTensor } from '../../src/runtime/session.js';
+import { type HostTensor } from '../../src/runtime/session.js';
 import { LayerIntegratedGradients } from '../../src/attr/layer-integrated-gradients.js';
 import { ModelRunner } from '../../src/attr/runner.js';
 import { INTEGRATION_METHODS } from '../../src/attr/quadrature.js';
 import { convergenceDelta } from '../../src/attr/base.js';
-import { fixture, readJson, flat, dimsOf, type Nested } from '../helpers.js';
+import { fixture, flat } from '../helpers.js';
+import { ligFixture, ligInputs } from './lig-fixture.js';
 
 // LayerIG on the embeddings output of the QA fixture against a float64 PyTorch reference computed with Captum's
 // formulas. ORT runs in float32: per-token attributions must agree within 1e-3 of max |attribution|.
 const TOL = 1e-3;
 
-interface LigTarget { of: string; index: number[]; attr: Nested; per_token: number[]; f_x: number; f_baseline: number; delta: number }
-interface LigFixture {
-  targets: { of: string; index: number[] }[];
-  methods: Record<string, { alphas: number[]; step_sizes: number[]; targets: LigTarget[] }>;
-  baseline_ids: Nested;
-  inputs: Record<string, Nested>;
-  models: Record<string, { model: string; embeddings_output: string }>;
-}
-
-const fx = readJson<LigFixture>(fixture('bert', 'qa-lig.json'));
-const feeds = (inputs: Record<string, Nested>): Record<string, HostTensor> =>
-  Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tensor('int64', flat(v), dimsOf(v))]));
+const fx = ligFixture;
 
 function perToken(t: HostTensor): number[] {
   const [, seq, hidden] = t.dims as [number, number, number];
@@ -38,8 +28,7 @@ for (const [opset, info] of Object.entries(fx.models)) {
   test(`LayerIG (${opset}), five quadratures, start and end targets match the PyTorch reference`, async () => {
     const runner = new ModelRunner(readModelFile(fixture('bert', info.model)));
     const lig = new LayerIntegratedGradients(runner, info.embeddings_output);
-    const inputs = feeds(fx.inputs);
-    const baselines = { input_ids: tensor('int64', flat(fx.baseline_ids), dimsOf(fx.baseline_ids)) };
+    const { inputs, baselines } = ligInputs();
     for (const method of INTEGRATION_METHODS) {
       const ref = fx.methods[method]!;
       const results = await lig.attribute(inputs, {

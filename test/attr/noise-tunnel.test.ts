@@ -9,8 +9,9 @@ import { IntegratedGradients } from '../../src/attr/integrated-gradients.js';
 import { LayerIntegratedGradients } from '../../src/attr/layer-integrated-gradients.js';
 import { ModelRunner } from '../../src/attr/runner.js';
 import { Random } from '../../src/attr/random.js';
-import { fixture, readJson, flat, dimsOf, type Nested } from '../helpers.js';
+import { fixture } from '../helpers.js';
 import { mlpModel, randTensor, tanhSpec, relErr } from './tiny-models.js';
+import { ligFixture, ligInputs } from './lig-fixture.js';
 
 // NoiseTunnel around Saliency, IG and LayerIG. Tolerances: with stdevs → 0 (1e-6) the noisy points differ from x by
 // ~1e-6, which moves gradients by ~1e-6 relative; 1e-4 of max |attr| leaves room for float32 rounding. Aggregates
@@ -95,19 +96,11 @@ test('NoiseTunnel(IG): smoothgrad equals the mean of IG over the same noisy inpu
   await ig.runner.release();
 });
 
-interface LigFixture {
-  baseline_ids: Nested;
-  inputs: Record<string, Nested>;
-  models: Record<string, { model: string; embeddings_output: string }>;
-}
-
 test('NoiseTunnel(LayerIG) on the BERT fixture: reproducible by seed, and noiseless as stdevs → 0', async () => {
-  const fx = readJson<LigFixture>(fixture('bert', 'qa-lig.json'));
-  const info = fx.models.opset14!;
+  const info = ligFixture.models.opset14!;
   const runner = new ModelRunner(readModelFile(fixture('bert', info.model)));
   const lig = new LayerIntegratedGradients(runner, info.embeddings_output);
-  const inputs = Object.fromEntries(Object.entries(fx.inputs).map(([k, v]) => [k, tensor('int64', flat(v), dimsOf(v))]));
-  const baselines = { input_ids: tensor('int64', flat(fx.baseline_ids), dimsOf(fx.baseline_ids)) };
+  const { inputs, baselines } = ligInputs();
   const opts = { baselines, nSteps: 8, output: 'start_logits', target: 4 } as const;
   const layer = info.embeddings_output;
   const plain = await lig.attribute(inputs, opts);

@@ -42,6 +42,9 @@ export class Session {
     const bytes = model instanceof Uint8Array ? model : encodeModel(model);
     const opts: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
+      // Attribution runs change batch size between chunks; ORT's memory pattern re-plans (and faults in fresh pages)
+      // for each new shape and was measured slower on the gradient graphs (bench/RESULTS.md).
+      enableMemPattern: false,
       executionProviders: (options.providers ?? defaultProviders()) as ort.InferenceSession.SessionOptions['executionProviders'],
     };
     if (options.threads) opts.intraOpNumThreads = options.threads;

@@ -131,11 +131,11 @@ export abstract class GradientAttribution<O extends CommonOptions = CommonOption
   /**
    * Gradients of every target at a set of points, in chunks of `internalBatchSize` rows. `rowExample[r]` says which
    * example point r belongs to (other inputs and the target index are taken from it). Calls `visit` per chunk with
-   * the row offset, the per-target gradients and the model outputs.
+   * the row offset and the per-target gradients.
    */
   async gradientsAt(points: (rows: number[]) => Record<string, HostTensor>, rowExample: readonly number[],
     feeds: Record<string, HostTensor>, targets: ResolvedTarget[], outputs: Record<string, HostTensor>, internalBatchSize: number | undefined,
-    visit: (start: number, grads: Record<string, HostTensor>[], outputs: Record<string, HostTensor>) => void): Promise<void> {
+    visit: (start: number, grads: Record<string, HostTensor>[]) => void): Promise<void> {
     const total = rowExample.length;
     const chunk = internalBatchSize === undefined ? total : internalBatchSize;
     if (!Number.isInteger(chunk) || chunk < 1) fail(`internalBatchSize must be a positive integer, got ${internalBatchSize}`);
@@ -151,8 +151,7 @@ export abstract class GradientAttribution<O extends CommonOptions = CommonOption
         if (o === t.output) examples.forEach((e, i) => (data[i * rowLen + t.offsets[e]!] = 1));
         return [o, { type: 'float32', data, dims: [examples.length, ...outputs[o]!.dims.slice(1)] } as HostTensor];
       })));
-      const result = await this.runner.gradient(chunkFeeds, points(rows), ofs, cotangents);
-      visit(start, result.grads, result.outputs);
+      visit(start, await this.runner.gradient(chunkFeeds, points(rows), ofs, cotangents));
     }
   }
 }

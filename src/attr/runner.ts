@@ -3,6 +3,7 @@ import { Graph } from '../graph/graph.js';
 import { withExtraOutputs } from '../graph/outputs.js';
 import { cutModel } from '../graph/cut.js';
 import { vjpModel, cotangentName, gradName } from '../autodiff/vjp.js';
+import { selectRows, ROW_SELECTOR, type RowSelection } from '../graph/rows.js';
 import { Session, type HostTensor, type SessionOptions } from '../runtime/session.js';
 
 /**
@@ -14,7 +15,8 @@ export class ModelRunner {
   readonly outputNames: string[];
   private readonly sessions = new Map<string, Promise<Session>>();
   /** How many forward and backward passes ran, by batch rows (for reports and tests). */
-  readonly counters = { forwardRows: 0, gradientRows: 0, gradientRuns: 0 };
+  readonly counters = { forwardRows: 0, gradientRows: 0, gradientRuns: 0, selectedRowRuns: 0 };
+  private readonly selections = new Map<string, RowSelection | null>();
 
   /**
    * `fetchable`: intermediate tensors that forward() may be asked for (e.g. the embeddings output). One forward
@@ -58,35 +60,59 @@ export class ModelRunner {
    * ONNX Runtime creates it on another thread while this one does other work (errors surface at first use).
    */
   prewarm(wrt: readonly string[], of: readonly string[], copies: number): void {
-    this.gradientSession(wrt, of, copies).catch(() => undefined);
+    this.gradientSession(wrt, of, copies, this.rowSelection(of) !== null).catch(() => undefined);
   }
 
-  private gradientSession(wrt: readonly string[], of: readonly string[], copies: number): Promise<Session> {
-    const key = `grad|${wrt.join('|')}|${of.join('|')}|${copies}`;
-    return this.session(key, () => vjpModel(this.model, { of: [...of], wrt: [...wrt], copies }));
+  /** The model rewritten to compute `of` at selected sequence rows only, when that moves any work (else null). */
+  private rowSelection(of: readonly string[]): RowSelection | null {
+    const key = of.join('|');
+    if (!this.selections.has(key)) {
+      let selection: RowSelection | null = null;
+      try {
+        selection = selectRows(this.model, of);
+      } catch {
+        // Outputs without a sequence axis (sentence logits): gradients use the full graph.
+      }
+      this.selections.set(key, selection && selection.movedNodes > 0 ? selection : null);
+    }
+    return this.selections.get(key)!;
+  }
+
+  private gradientSession(wrt: readonly string[], of: readonly string[], copies: number, rows: boolean): Promise<Session> {
+    const key = `grad|${rows ? 'rows|' : ''}${wrt.join('|')}|${of.join('|')}|${copies}`;
+    const selection = rows ? this.rowSelection(of) : null;
+    const model = selection ? selection.model : this.model;
+    const outputs = selection ? of.map((o) => selection.outputs[o]!) : [...of];
+    return this.session(key, () => vjpModel(model, { of: outputs, wrt: [...wrt], copies }));
   }
 
   /**
-   * One forward pass at the given wrt values and one backward pass per cotangent set.
-   * Returns the model outputs and, per cotangent set, the gradient for each wrt tensor.
+   * One forward pass at the given wrt values and one backward pass per cotangent set; per cotangent set, the
+   * gradient for each wrt tensor. When the cotangents are non-zero at a few sequence positions only (attribution
+   * targets), the graph's token-wise tail runs at those positions only (graph/rows.ts): same gradients, less work.
    */
   async gradient(feeds: Record<string, HostTensor>, wrt: Record<string, HostTensor>, of: readonly string[],
-    cotangents: Record<string, HostTensor>[]): Promise<{ outputs: Record<string, HostTensor>; grads: Record<string, HostTensor>[] }> {
+    cotangents: Record<string, HostTensor>[]): Promise<Record<string, HostTensor>[]> {
     const wrtNames = Object.keys(wrt);
     const copies = cotangents.length;
-    const session = await this.gradientSession(wrtNames, of, copies);
+    const selection = this.rowSelection(of);
+    const rows = selection ? selectedRows(of, cotangents) : null;
+    const session = await this.gradientSession(wrtNames, of, copies, rows !== null);
     const suffix = (k: number) => (copies === 1 ? undefined : k);
     const allFeeds: Record<string, HostTensor> = { ...pick(feeds, session.inputNames), ...wrt };
     cotangents.forEach((set, k) => {
-      for (const o of of) allFeeds[cotangentName(o, suffix(k))] = set[o]!;
+      for (const o of of) {
+        if (rows && selection) allFeeds[cotangentName(selection.outputs[o]!, suffix(k))] = compressRows(set[o]!, rows.positions, rows.count);
+        else allFeeds[cotangentName(o, suffix(k))] = set[o]!;
+      }
     });
-    const fetches = [...this.outputNames, ...cotangents.flatMap((_, k) => wrtNames.map((w) => gradName(w, suffix(k))))];
+    if (rows) allFeeds[ROW_SELECTOR] = rows.selector;
+    const fetches = cotangents.flatMap((_, k) => wrtNames.map((w) => gradName(w, suffix(k))));
     const result = await session.run(allFeeds, fetches);
     this.counters.gradientRows += Object.values(wrt)[0]?.dims[0] ?? 1;
     this.counters.gradientRuns += 1;
-    const outputs = Object.fromEntries(this.outputNames.map((n) => [n, result[n]!]));
-    const grads = cotangents.map((_, k) => Object.fromEntries(wrtNames.map((w) => [w, result[gradName(w, suffix(k))]!])));
-    return { outputs, grads };
+    if (rows) this.counters.selectedRowRuns += 1;
+    return cotangents.map((_, k) => Object.fromEntries(wrtNames.map((w) => [w, result[gradName(w, suffix(k))]!])));
   }
 
   async release(): Promise<void> {
@@ -103,3 +129,48 @@ function pick(feeds: Record<string, HostTensor>, names: readonly string[]): Reco
 
 /** Methods accept a model or a runner (to share sessions between methods). */
 export const asRunner = (model: ModelProto | ModelRunner): ModelRunner => (model instanceof ModelRunner ? model : new ModelRunner(model));
+
+/**
+ * The sequence positions (axis 1) where any cotangent is non-zero, per batch row, padded to the same count by
+ * repeating a position; with the one-hot selector [batch, count, sequence]. Null when that would not save work.
+ */
+function selectedRows(of: readonly string[], cotangents: Record<string, HostTensor>[]): { positions: number[][]; count: number; selector: HostTensor } | null {
+  const first = cotangents[0]?.[of[0]!];
+  if (!first || first.dims.length < 2 || first.dims.length > 3) return null;
+  const [batch, seq] = first.dims as [number, number];
+  const positions = Array.from({ length: batch }, () => new Set<number>());
+  for (const set of cotangents) {
+    for (const o of of) {
+      const t = set[o]!;
+      if (t.dims[0] !== batch || t.dims[1] !== seq || t.dims.length !== first.dims.length) return null;
+      const width = t.data.length / (batch * seq);
+      for (let i = 0; i < t.data.length; i++) if (t.data[i] !== 0) positions[Math.floor(i / (seq * width))]!.add(Math.floor(i / width) % seq);
+    }
+  }
+  const count = Math.max(1, ...positions.map((p) => p.size));
+  if (2 * count > seq) return null;
+  const lists = positions.map((p) => {
+    const list = [...p].sort((a, b) => a - b);
+    while (list.length < count) list.push(list[0] ?? 0);
+    return list;
+  });
+  const selector = new Float32Array(batch * count * seq);
+  lists.forEach((list, b) => list.forEach((pos, r) => (selector[(b * count + r) * seq + pos] = 1)));
+  return { positions: lists, count, selector: { type: 'float32', data: selector, dims: [batch, count, seq] } };
+}
+
+/** A cotangent [batch, seq, …] reduced to the selected rows [batch, count, …] (padding rows get zeros). */
+function compressRows(t: HostTensor, positions: number[][], count: number): HostTensor {
+  const [batch, seq] = t.dims as [number, number];
+  const width = t.data.length / (batch * seq);
+  const out = new Float32Array(batch * count * width);
+  positions.forEach((list, b) => {
+    const seen = new Set<number>();
+    list.forEach((pos, r) => {
+      if (seen.has(pos)) return; // a repeated (padding) position contributes nothing
+      seen.add(pos);
+      out.set((t.data as Float32Array).subarray((b * seq + pos) * width, (b * seq + pos + 1) * width), (b * count + r) * width);
+    });
+  });
+  return { type: 'float32', data: out, dims: [batch, count, ...t.dims.slice(2)] };
+}

@@ -3,7 +3,7 @@ import { Graph } from '../graph/graph.js';
 import { withExtraOutputs } from '../graph/outputs.js';
 import { cutModel } from '../graph/cut.js';
 import { vjpModel, cotangentName, gradName } from '../autodiff/vjp.js';
-import { selectRows, ROW_SELECTOR, type RowSelection } from '../graph/rows.js';
+import { selectRows, pushRowGathers, ROW_SELECTOR, type RowSelection } from '../graph/rows.js';
 import { Session, type HostTensor, type SessionOptions } from '../runtime/session.js';
 
 /**
@@ -17,6 +17,7 @@ export class ModelRunner {
   /** How many forward and backward passes ran, by batch rows (for reports and tests). */
   readonly counters = { forwardRows: 0, gradientRows: 0, gradientRuns: 0, selectedRowRuns: 0 };
   private readonly selections = new Map<string, RowSelection | null>();
+  private readonly bases = new Map<string, ModelProto>();
   private lastForward: { feeds: Record<string, HostTensor>; result: Record<string, HostTensor> } | undefined;
 
   /**
@@ -68,16 +69,24 @@ export class ModelRunner {
    * ONNX Runtime creates it on another thread while this one does other work (errors surface at first use).
    */
   prewarm(wrt: readonly string[], of: readonly string[], copies: number): void {
-    this.gradientSession(wrt, of, copies, this.rowSelection(of) !== null).catch(() => undefined);
+    this.gradientSession(wrt, of, copies, this.rowSelection(wrt, of) !== null).catch(() => undefined);
+  }
+
+  /** The model the gradient graphs start from: row gathers (a pooler's [CLS]) moved towards the inputs. */
+  private gradientBase(wrt: readonly string[], of: readonly string[]): ModelProto {
+    const key = `${wrt.join('|')}|${of.join('|')}`;
+    let model = this.bases.get(key);
+    if (!model) this.bases.set(key, (model = pushRowGathers(this.model, [...wrt, ...of]).model));
+    return model;
   }
 
   /** The model rewritten to compute `of` at selected sequence rows only, when that moves any work (else null). */
-  private rowSelection(of: readonly string[]): RowSelection | null {
-    const key = of.join('|');
+  private rowSelection(wrt: readonly string[], of: readonly string[]): RowSelection | null {
+    const key = `${wrt.join('|')}|${of.join('|')}`;
     if (!this.selections.has(key)) {
       let selection: RowSelection | null = null;
       try {
-        selection = selectRows(this.model, of);
+        selection = selectRows(this.gradientBase(wrt, of), of);
       } catch {
         // Outputs without a sequence axis (sentence logits): gradients use the full graph.
       }
@@ -88,8 +97,8 @@ export class ModelRunner {
 
   private gradientSession(wrt: readonly string[], of: readonly string[], copies: number, rows: boolean): Promise<Session> {
     const key = `grad|${rows ? 'rows|' : ''}${wrt.join('|')}|${of.join('|')}|${copies}`;
-    const selection = rows ? this.rowSelection(of) : null;
-    const model = selection ? selection.model : this.model;
+    const selection = rows ? this.rowSelection(wrt, of) : null;
+    const model = selection ? selection.model : this.gradientBase(wrt, of);
     const outputs = selection ? of.map((o) => selection.outputs[o]!) : [...of];
     return this.session(key, () => vjpModel(model, { of: outputs, wrt: [...wrt], copies }));
   }
@@ -103,7 +112,7 @@ export class ModelRunner {
     cotangents: Record<string, HostTensor>[]): Promise<Record<string, HostTensor>[]> {
     const wrtNames = Object.keys(wrt);
     const copies = cotangents.length;
-    const selection = this.rowSelection(of);
+    const selection = this.rowSelection(wrtNames, of);
     const rows = selection ? selectedRows(of, cotangents) : null;
     const session = await this.gradientSession(wrtNames, of, copies, rows !== null);
     const suffix = (k: number) => (copies === 1 ? undefined : k);

@@ -2,7 +2,7 @@ import { onnx, type ModelProto, type NodeProto } from '../onnx/proto.js';
 import { attrInt } from '../onnx/attributes.js';
 import { DT } from '../onnx/tensor.js';
 import { fail } from '../errors.js';
-import { Graph } from './graph.js';
+import { Graph, topologicalOrder } from './graph.js';
 import { inferShapes, nodeAxes, type ShapeMap } from './shapes.js';
 import { Builder, makeValueInfo } from './builder.js';
 import { normalizeAxis, type Dim } from './dims.js';
@@ -41,6 +41,7 @@ export function selectRows(model: ModelProto, roots: readonly string[]): RowSele
   const graph = new Graph(model);
   const shapes = inferShapes(graph);
   if (roots.length === 0) fail('selectRows needs at least one output');
+  if (graph.hasValue(ROW_SELECTOR)) fail(`the model already has a tensor named ${ROW_SELECTOR}`);
   const rootShape = (name: string) => {
     const s = shapes.get(name)?.shape;
     if (!s || s.length < 2 || s.length > 3) fail(`cannot select rows of ${name}: it needs shape [batch, sequence] or [batch, sequence, n]`);
@@ -51,41 +52,116 @@ export function selectRows(model: ModelProto, roots: readonly string[]): RowSele
     const s = rootShape(r);
     if (s[0] !== batch || s[1] !== seq) fail(`cannot select rows of ${r}: its leading dims differ from those of ${roots[0]}`);
   }
+  const moved = moveRows(graph, shapes, new Set(roots), new Set(), () => 'selector', (b, name, rank) => {
+    if (rank === 3) return b.op('MatMul', [ROW_SELECTOR, name]);
+    return b.squeeze(b.op('MatMul', [ROW_SELECTOR, b.unsqueeze(name, [2])]), [2]);
+  });
+  const outputs = Object.fromEntries(roots.map((r) => [r, moved.select(r)]));
+  const rootSet = new Set(roots);
+  const proto = graph.proto;
+  const newOutputs = [
+    ...proto.output.filter((v) => !rootSet.has(v.name!)),
+    ...roots.map((r) => {
+      const s = shapes.get(r)!.shape!;
+      return makeValueInfo(outputs[r]!, shapes.get(r)?.type ?? DT.FLOAT, [s[0]!, 'selected_rows', ...s.slice(2)]);
+    }),
+  ];
+  const selectorInput = makeValueInfo(ROW_SELECTOR, DT.FLOAT, [batch, 'selected_rows', seq]);
+  return { model: rebuild(model, graph, moved.b, newOutputs, [selectorInput]), outputs, movedNodes: moved.count };
+}
 
+/**
+ * Row gathers already in the graph, such as a pooler taking the [CLS] token — Gather(X, k, axis 1) with a
+ * constant index — are moved towards the inputs in the same way: the layers after the last attention then run on
+ * row k only. `protect` names tensors that must keep all rows (e.g. the tensor a gradient is taken with respect to).
+ */
+export function pushRowGathers(model: ModelProto, protect: readonly string[] = []): { model: ModelProto; movedNodes: number } {
+  const graph = new Graph(model);
+  const shapes = inferShapes(graph);
+  const consumers = graph.consumers();
+  const constIndex = (name: string | undefined): { value: number; scalar: boolean } | null => {
+    const info = name ? shapes.get(name) : undefined;
+    const v = info?.value;
+    if (!info?.shape || info.shape.length > 1 || !v || v.length !== 1 || typeof v[0] !== 'number') return null;
+    return { value: v[0], scalar: info.shape.length === 0 };
+  };
+  // Data tensors read only by row gathers of one constant row.
+  const rows = new Map<string, { index: number; gathers: NodeProto[] }>();
+  for (const node of graph.nodes) {
+    if (node.opType !== 'Gather' || (node.domain && node.domain !== 'ai.onnx')) continue;
+    const data = node.input?.[0] ?? '';
+    const idx = constIndex(node.input?.[1]);
+    const rank = shapes.get(data)?.shape?.length;
+    if (!idx || (rank !== 2 && rank !== 3) || normalizeAxis(attrInt(node, 'axis') ?? 0, rank) !== 1) continue;
+    const users = consumers.get(data) ?? [];
+    const sameRow = users.every((u) => u.opType === 'Gather' && u.input?.[0] === data && constIndex(u.input?.[1])?.value === idx.value &&
+      normalizeAxis(attrInt(u, 'axis') ?? 0, rank) === 1);
+    if (sameRow && !rows.has(data)) rows.set(data, { index: idx.value, gathers: users });
+  }
+  if (rows.size === 0) return { model, movedNodes: 0 };
+  const moved = moveRows(graph, shapes, new Set(rows.keys()), new Set(protect), (root) => String(rows.get(root)!.index),
+    (b, name, _rank, index) => b.op('Gather', [name, b.ints([Number(index)])], { axis: 1 }));
+  if (moved.count === 0) return { model, movedNodes: 0 };
+  // Each gather now reads the one selected row: Gather(X, k) = Squeeze(X_k, 1), Gather(X, [k]) = X_k.
+  const replaced = new Map<NodeProto, NodeProto>();
+  for (const [data, { gathers }] of rows) {
+    const selected = moved.select(data);
+    for (const g of gathers) {
+      const scalar = constIndex(g.input?.[1])!.scalar;
+      const before = moved.b.nodes.length;
+      if (scalar) moved.b.node('Squeeze', [selected, ...(graph.opset >= 13 ? [moved.b.ints([1])] : [])], graph.opset >= 13 ? {} : { axes: [1] }, 1, [g.output![0]!]);
+      else moved.b.node('Identity', [selected], {}, 1, [g.output![0]!]);
+      replaced.set(g, moved.b.nodes.splice(before)[0]!);
+    }
+  }
+  graph.nodes = graph.nodes.filter((n) => !replaced.has(n));
+  moved.b.nodes.push(...replaced.values());
+  return { model: rebuild(model, graph, moved.b, graph.proto.output, []), movedNodes: moved.count };
+}
+
+/**
+ * The shared rewrite: decides which nodes move to the selected rows (reverse topological order: a node moves when
+ * every use of its outputs is a moved node's selected input, or the output is a root), emits their clones on the
+ * selected rows, and selects rows of whatever a clone reads that did not move (`selectOp`, memoized per tensor).
+ */
+function moveRows(graph: Graph, shapes: ShapeMap, roots: Set<string>, protect: Set<string>, groupOf: (root: string) => string,
+  selectOp: (b: Builder, name: string, rank: number, group: string) => string): { b: Builder; select: (name: string) => string; count: number } {
   const consumers = graph.consumers();
   const graphOutputs = new Set(graph.outputNames());
-  const rootSet = new Set(roots);
   const plans = new Map<NodeProto, InputPlan[]>();
-  // Reverse topological order: a node moves when all users of its outputs moved (or are the selected outputs).
+  // The selection group (the same selected rows) each moved node serves, and each selected tensor belongs to.
+  const rootOf = new Map<NodeProto, string>();
+  const rootFor = new Map<string, string>([...roots].map((r) => [r, groupOf(r)]));
   for (let k = graph.nodes.length - 1; k >= 0; k--) {
     const node = graph.nodes[k]!;
     const outs = (node.output ?? []).filter(Boolean);
+    let root: string | undefined;
     const selectedOnly = outs.length > 0 && outs.every((o) => {
-      if (rootSet.has(o)) return true;
+      if (protect.has(o)) return false;
+      if (roots.has(o)) return (root ??= groupOf(o)) === groupOf(o);
       if (graphOutputs.has(o)) return false;
       const users = consumers.get(o) ?? [];
-      // Every use must be one that takes the selected rows (not, say, the weight slot of a product).
-      return users.length > 0 && users.every((u) => plans.has(u) && (u.input ?? []).every((i, j) => i !== o || plans.get(u)![j] === 'select'));
+      // Every use must be one that takes the selected rows (not, say, the weight slot of a product), for one root.
+      return users.length > 0 && users.every((u) => plans.has(u) && (root ??= rootOf.get(u)) === rootOf.get(u) &&
+        (u.input ?? []).every((i, j) => i !== o || plans.get(u)![j] === 'select'));
     });
-    if (!selectedOnly) continue;
+    if (!selectedOnly || root === undefined) continue;
     const plan = rowwisePlan(node, graph, shapes);
-    if (plan) plans.set(node, plan);
+    if (!plan) continue;
+    plans.set(node, plan);
+    rootOf.set(node, root);
+    for (const i of node.input ?? []) if (i && !rootFor.has(i)) rootFor.set(i, root);
   }
 
   const used = new Set<string>();
   for (const n of graph.nodes) for (const v of [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']) used.add(v);
-  for (const v of [...graph.inputNames(), ...graph.outputNames(), ...graph.initializers.keys()]) used.add(v);
+  for (const v of [...graph.inputNames(), ...graph.outputNames(), ...graph.initializers.keys(), ROW_SELECTOR]) used.add(v);
   const b = new Builder(used, graph.opset, 'gradlens_rows');
-  const selector = b.claim(ROW_SELECTOR);
   const selected = new Map<string, string>();
   const select = (name: string): string => {
     const hit = selected.get(name);
     if (hit) return hit;
-    const rank = shapes.get(name)?.shape?.length;
-    let out: string;
-    if (rank === 3) out = b.op('MatMul', [selector, name]);
-    else if (rank === 2) out = b.squeeze(b.op('MatMul', [selector, b.unsqueeze(name, [2])]), [2]);
-    else throw new Error(`cannot select rows of ${name} (rank ${rank ?? 'unknown'})`);
+    const out = selectOp(b, name, shapes.get(name)?.shape?.length ?? 0, rootFor.get(name)!);
     selected.set(name, out);
     return out;
   };
@@ -97,19 +173,13 @@ export function selectRows(model: ModelProto, roots: readonly string[]): RowSele
     b.nodes.push(onnx.NodeProto.create({ ...node, name: b.fresh(`${node.name || node.opType}_rows`), input: inputs, output: outputs }));
     (node.output ?? []).forEach((o, k) => o && selected.set(o, outputs[k]!));
   }
-  const outputs = Object.fromEntries(roots.map((r) => [r, select(r)]));
+  return { b, select, count: plans.size };
+}
 
-  // Outputs: the selected ones replace their originals; then drop what no output needs any more.
-  const proto = graph.proto;
-  const newOutputs = [
-    ...proto.output.filter((v) => !rootSet.has(v.name!)),
-    ...roots.map((r) => {
-      const s = shapes.get(r)!.shape!;
-      return makeValueInfo(outputs[r]!, shapes.get(r)?.type ?? DT.FLOAT, [s[0]!, 'selected_rows', ...s.slice(2)]);
-    }),
-  ];
+/** The graph with the builder's nodes and constants added, given outputs and extra inputs, and dead nodes dropped. */
+function rebuild(model: ModelProto, graph: Graph, b: Builder, outputs: onnx.IValueInfoProto[], extraInputs: onnx.ValueInfoProto[]): ModelProto {
   const allNodes = [...graph.nodes, ...b.nodes];
-  const needed = new Set(newOutputs.map((v) => v.name!));
+  const needed = new Set(outputs.map((v) => v.name!));
   const producerOf = new Map<string, NodeProto>();
   for (const n of allNodes) for (const o of n.output ?? []) if (o) producerOf.set(o, n);
   const live = new Set<NodeProto>();
@@ -120,15 +190,17 @@ export function selectRows(model: ModelProto, roots: readonly string[]): RowSele
     live.add(p);
     for (const i of p.input ?? []) if (i && !needed.has(i)) { needed.add(i); stack.push(i); }
   }
+  const proto = graph.proto;
+  const available = new Set([...proto.input.map((v) => v.name!), ...extraInputs.map((v) => v.name!), ...proto.initializer.map((t) => t.name!), ...b.initializers.map((t) => t.name!)]);
   const graphProto = onnx.GraphProto.create({
     ...proto,
-    node: allNodes.filter((n) => live.has(n)),
+    node: topologicalOrder(allNodes.filter((n) => live.has(n)), available),
     initializer: [...proto.initializer.filter((t) => needed.has(t.name!)), ...b.initializers],
-    input: [...proto.input, makeValueInfo(selector, DT.FLOAT, [batch, 'selected_rows', seq])],
-    output: newOutputs,
+    input: [...proto.input, ...extraInputs],
+    output: outputs,
     valueInfo: proto.valueInfo.filter((v) => needed.has(v.name!)),
   });
-  return { model: onnx.ModelProto.create({ ...model, graph: graphProto }), outputs, movedNodes: plans.size };
+  return onnx.ModelProto.create({ ...model, graph: graphProto });
 }
 
 /**

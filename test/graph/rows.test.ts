@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readModelFile } from '../../src/onnx/model.js';
-import { selectRows, ROW_SELECTOR } from '../../src/graph/rows.js';
+import { selectRows, pushRowGathers, ROW_SELECTOR } from '../../src/graph/rows.js';
 import { vjpModel, cotangentName, gradName } from '../../src/autodiff/vjp.js';
 import { ModelRunner } from '../../src/attr/runner.js';
 import { Session, tensor, type HostTensor } from '../../src/runtime/session.js';
@@ -134,4 +134,46 @@ test('outputs without a sequence axis (sentence logits) and dense cotangents use
   await runner.gradient(feeds, wrt, qa.outputs, cot);
   assert.equal(runner.counters.selectedRowRuns, 0);
   await runner.release();
+});
+
+for (const name of ['cls-opset14', 'cls-opset17']) {
+  test(`${name}: the pooler's [CLS] gather moves before the last layer's tail; outputs and gradients unchanged`, async () => {
+    const fx = readJson<Fixture>(fixture('bert', `${name}.json`));
+    const model = readModelFile(fixture('bert', fx.model));
+    const emb = fx.embeddings_output;
+    const pushed = pushRowGathers(model, [emb]);
+    assert.ok(pushed.movedNodes >= 10, `only ${pushed.movedNodes} nodes moved`);
+    const feeds = feedsOf(fx.inputs);
+    const full = await Session.create(model);
+    const rows = await Session.create(pushed.model);
+    const a = await full.run(feeds), b = await rows.run(feeds);
+    for (const o of fx.outputs) assertClose(b[o]!.data as Float32Array, a[o]!.data as Float32Array, EXACT, `${o} with the gather moved`);
+    await full.release();
+    await rows.release();
+
+    // Through the runner (which differentiates the rewritten graph): PyTorch's gradients.
+    const [batch] = feeds['input_ids']!.dims as [number];
+    const runner = new ModelRunner(model);
+    const wrt = { [emb]: tensor('float32', flat(fx.embeddings), dimsOf(fx.embeddings)) };
+    const labels = dimsOf((fx as unknown as { forward: Record<string, Nested> }).forward[fx.outputs[0]!]!)[1]!;
+    const cotangents = fx.grads.map((ref) => {
+      const data = new Float32Array(batch * labels);
+      data[ref.index[0]! * labels + ref.index[1]!] = 1;
+      return { [fx.outputs[0]!]: tensor('float32', data, [batch, labels]) };
+    });
+    const grads = await runner.gradient(feeds, wrt, fx.outputs, cotangents);
+    fx.grads.forEach((ref, k) => assertClose(grads[k]![emb]!.data as Float32Array, flat(ref.grad), 1e-4, `d${ref.of}[${ref.index}] vs PyTorch`));
+    await runner.release();
+  });
+}
+
+test('protected tensors keep all their rows', () => {
+  const fx = readJson<Fixture>(fixture('bert', 'cls-opset14.json'));
+  const model = readModelFile(fixture('bert', fx.model));
+  const graph = new Graph(model);
+  const gather = graph.nodes.find((n) => n.opType === 'Gather' && n.output![0]!.includes('pooler'))!;
+  const last = gather.input![0]!; // the last layer's output, read by the pooler's gather
+  const pushed = pushRowGathers(model, [last]);
+  assert.equal(pushed.movedNodes, 0);
+  assert.ok(new Graph(pushed.model).producer.has(last));
 });

@@ -67,9 +67,11 @@ export class ModelRunner {
   /**
    * Starts building the gradient session that gradient() will use for these tensors, outputs and copies, so that
    * ONNX Runtime creates it on another thread while this one does other work (errors surface at first use).
+   * `sequenceLength`, when known, tells whether the targets' rows are few enough for the row-selected graph.
    */
-  prewarm(wrt: readonly string[], of: readonly string[], copies: number): void {
-    this.gradientSession(wrt, of, copies, this.rowSelection(wrt, of) !== null).catch(() => undefined);
+  prewarm(wrt: readonly string[], of: readonly string[], copies: number, sequenceLength?: number): void {
+    const rows = this.rowSelection(wrt, of) !== null && (sequenceLength === undefined || 2 * copies <= sequenceLength);
+    this.gradientSession(wrt, of, copies, rows).catch(() => undefined);
   }
 
   /** The model the gradient graphs start from: row gathers (a pooler's [CLS]) moved towards the inputs. */

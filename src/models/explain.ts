@@ -100,8 +100,8 @@ function layerFor(model: LoadedModel, method: MethodName): string {
 }
 
 /** Lets ONNX Runtime build the gradient session in the background while the prediction runs. */
-export function prewarm(model: LoadedModel, settings: ExplainSettings, outputs: string[], targets: number): void {
-  model.runner.prewarm([layerFor(model, settings.method)], outputs, targets);
+export function prewarm(model: LoadedModel, settings: ExplainSettings, outputs: string[], targets: number, tokens?: number): void {
+  model.runner.prewarm([layerFor(model, settings.method)], outputs, targets, tokens);
 }
 
 /** Runs the chosen method on the embeddings layer for the given targets; one entry per target. */

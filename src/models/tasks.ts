@@ -77,7 +77,7 @@ export async function explainQa(model: LoadedModel, options: QaOptions, settings
   const enc = model.tokenizer.encode(question, context, { maxLength: model.maxLength, truncation: 'only_second' });
   const startName = model.outputNames.find((n) => /start/.test(n)) ?? fail('the model has no start_logits output: is it a question-answering model?');
   const endName = model.outputNames.find((n) => /end/.test(n)) ?? fail('the model has no end_logits output: is it a question-answering model?');
-  prewarm(model, settings, [startName, endName], 2);
+  prewarm(model, settings, [startName, endName], 2, enc.ids.length);
   const out = await model.runner.forward(feedsFor(model, enc));
   const startLogits = row(out[startName]!), endLogits = row(out[endName]!);
   const inContext = enc.segment.map((s) => s === 1);
@@ -123,7 +123,7 @@ export async function explainClassify(model: LoadedModel, options: ClassifyOptio
   if (options.pair !== undefined) nonEmpty(options.pair, 'the text pair');
   const enc = model.tokenizer.encode(text, options.pair, { maxLength: model.maxLength, truncation: 'longest_first' });
   const outName = model.outputNames[0]!;
-  prewarm(model, settings, [outName], 1);
+  prewarm(model, settings, [outName], 1, enc.ids.length);
   const logits = row((await model.runner.forward(feedsFor(model, enc)))[outName]!);
   const multiLabel = model.config.problem_type === 'multi_label_classification';
   const probs = multiLabel ? logits.map(sigmoid) : softmax(logits);

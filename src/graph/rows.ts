@@ -220,7 +220,8 @@ function rowwisePlan(node: NodeProto, graph: Graph, shapes: ShapeMap): InputPlan
     if (!name) return 'keep';
     const s = shapeOf(name);
     if (!s) return null;
-    if (s.length === r) return s[1] === 1 ? 'keep' : 'select';
+    // Selected only when its row axis is known to be the output's (an unknown size might broadcast).
+    if (s.length === r) return s[1] === 1 ? 'keep' : s[1] !== null && s[1] === out[1] ? 'select' : null;
     const aligned = 1 - (r - s.length);
     return aligned < 0 || s[aligned] === 1 ? 'keep' : null;
   };

@@ -177,3 +177,16 @@ test('protected tensors keep all their rows', () => {
   assert.equal(pushed.movedNodes, 0);
   assert.ok(new Graph(pushed.model).producer.has(last));
 });
+
+test('every fixture architecture has its last layer\'s tail moved: token outputs by selection, sentence heads by their [CLS] gather', async () => {
+  const { readdirSync, existsSync } = await import('node:fs');
+  const dirs = readdirSync(fixture('models')).filter((d) => existsSync(fixture('models', d, 'onnx', 'model.onnx')));
+  assert.ok(dirs.length >= 8);
+  for (const d of dirs) {
+    const model = readModelFile(fixture('models', d, 'onnx', 'model.onnx'));
+    const outputs = new Graph(model).outputNames();
+    const selected = selectRows(model, outputs).movedNodes;
+    const gathered = pushRowGathers(model).movedNodes;
+    assert.ok(Math.max(selected, gathered) >= 20, `${d}: ${selected} nodes moved by selection, ${gathered} by the gather`);
+  }
+});

@@ -167,7 +167,8 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
 
 /**
  * Rows per ONNX Runtime call when the user does not say: about 1,536 tokens. One call for all 50 steps of a
- * 128-token input peaks at ~7 GiB RSS on a BERT-base model (3.5 GiB in chunks of 10) and runs slower than chunks (bench/RESULTS.md).
+ * 128-token input peaks at ~7 GiB RSS on a BERT-base model (3.5 GiB in chunks of 10) and runs slower than chunks
+ * (bench/RESULTS.md).
  */
 export function defaultChunk(seq: number): number {
   return Math.max(1, Math.round(1536 / seq));

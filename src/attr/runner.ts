@@ -5,6 +5,7 @@ import { cutModel } from '../graph/cut.js';
 import { vjpModel, cotangentName, gradName } from '../autodiff/vjp.js';
 import { selectRows, pushRowGathers, ROW_SELECTOR, type RowSelection } from '../graph/rows.js';
 import { Session, type HostTensor, type SessionOptions } from '../runtime/session.js';
+import { sameDims } from './host.js';
 
 /**
  * Runs one ONNX model forward and backward for the attribution methods. Each session (forward with extra outputs,
@@ -70,13 +71,13 @@ export class ModelRunner {
    * `sequenceLength`, when known, tells whether the targets' rows are few enough for the row-selected graph.
    */
   prewarm(wrt: readonly string[], of: readonly string[], copies: number, sequenceLength?: number): void {
-    const rows = this.rowSelection(wrt, of) !== null && (sequenceLength === undefined || 2 * copies <= sequenceLength);
+    const rows = this.rowSelection(wrt, of) !== null && (sequenceLength === undefined || selectionSaves(copies, sequenceLength));
     this.gradientSession(wrt, of, copies, rows).catch(() => undefined);
   }
 
   /** The model the gradient graphs start from: row gathers (a pooler's [CLS]) moved towards the inputs. */
   private gradientBase(wrt: readonly string[], of: readonly string[]): ModelProto {
-    const key = `${wrt.join('|')}|${of.join('|')}`;
+    const key = tensorsKey(wrt, of);
     let model = this.bases.get(key);
     if (!model) this.bases.set(key, (model = pushRowGathers(this.model, [...wrt, ...of]).model));
     return model;
@@ -84,7 +85,7 @@ export class ModelRunner {
 
   /** The model rewritten to compute `of` at selected sequence rows only, when that moves any work (else null). */
   private rowSelection(wrt: readonly string[], of: readonly string[]): RowSelection | null {
-    const key = `${wrt.join('|')}|${of.join('|')}`;
+    const key = tensorsKey(wrt, of);
     if (!this.selections.has(key)) {
       let selection: RowSelection | null = null;
       try {
@@ -98,7 +99,7 @@ export class ModelRunner {
   }
 
   private gradientSession(wrt: readonly string[], of: readonly string[], copies: number, rows: boolean): Promise<Session> {
-    const key = `grad|${rows ? 'rows|' : ''}${wrt.join('|')}|${of.join('|')}|${copies}`;
+    const key = `grad|${rows ? 'rows|' : ''}${tensorsKey(wrt, of)}|${copies}`;
     const selection = rows ? this.rowSelection(wrt, of) : null;
     const model = selection ? selection.model : this.gradientBase(wrt, of);
     const outputs = selection ? of.map((o) => selection.outputs[o]!) : [...of];
@@ -149,6 +150,11 @@ function pick(feeds: Record<string, HostTensor>, names: readonly string[]): Reco
 /** Methods accept a model or a runner (to share sessions between methods). */
 export const asRunner = (model: ModelProto | ModelRunner): ModelRunner => (model instanceof ModelRunner ? model : new ModelRunner(model));
 
+const tensorsKey = (wrt: readonly string[], of: readonly string[]): string => `${wrt.join('|')}|${of.join('|')}`;
+
+/** Whether running the token-wise tail at `rows` of `sequence` positions saves work over the full graph. */
+const selectionSaves = (rows: number, sequence: number): boolean => 2 * rows <= sequence;
+
 /**
  * The sequence positions (axis 1) where any cotangent is non-zero, per batch row, padded to the same count by
  * repeating a position; with the one-hot selector [batch, count, sequence]. Null when that would not save work.
@@ -167,7 +173,7 @@ function selectedRows(of: readonly string[], cotangents: Record<string, HostTens
     }
   }
   const count = Math.max(1, ...positions.map((p) => p.size));
-  if (2 * count > seq) return null;
+  if (!selectionSaves(count, seq)) return null;
   const lists = positions.map((p) => {
     const list = [...p].sort((a, b) => a - b);
     while (list.length < count) list.push(list[0] ?? 0);
@@ -199,7 +205,7 @@ function sameFeeds(a: Record<string, HostTensor>, b: Record<string, HostTensor>)
   if (names.length !== Object.keys(b).length) return false;
   return names.every((n) => {
     const x = a[n]!, y = b[n];
-    if (!y || x.type !== y.type || x.dims.join() !== y.dims.join() || x.data.length !== y.data.length) return false;
+    if (!y || x.type !== y.type || !sameDims(x.dims, y.dims)) return false;
     for (let i = 0; i < x.data.length; i++) if (x.data[i] !== y.data[i]) return false;
     return true;
   });

@@ -52,7 +52,7 @@ export function selectRows(model: ModelProto, roots: readonly string[]): RowSele
     const s = rootShape(r);
     if (s[0] !== batch || s[1] !== seq) fail(`cannot select rows of ${r}: its leading dims differ from those of ${roots[0]}`);
   }
-  const moved = moveRows(graph, shapes, new Set(roots), new Set(), () => 'selector', (b, name, rank) => {
+  const moved = moveRows(graph, shapes, graph.consumers(), new Set(roots), new Set(), () => 'selector', (b, name, rank) => {
     if (rank === 3) return b.op('MatMul', [ROW_SELECTOR, name]);
     return b.squeeze(b.op('MatMul', [ROW_SELECTOR, b.unsqueeze(name, [2])]), [2]);
   });
@@ -99,7 +99,7 @@ export function pushRowGathers(model: ModelProto, protect: readonly string[] = [
     if (sameRow && !rows.has(data)) rows.set(data, { index: idx.value, gathers: users });
   }
   if (rows.size === 0) return { model, movedNodes: 0 };
-  const moved = moveRows(graph, shapes, new Set(rows.keys()), new Set(protect), (root) => String(rows.get(root)!.index),
+  const moved = moveRows(graph, shapes, consumers, new Set(rows.keys()), new Set(protect), (root) => String(rows.get(root)!.index),
     (b, name, _rank, index) => b.op('Gather', [name, b.ints([Number(index)])], { axis: 1 }));
   if (moved.count === 0) return { model, movedNodes: 0 };
   // Each gather now reads the one selected row: Gather(X, k) = Squeeze(X_k, 1), Gather(X, [k]) = X_k.
@@ -124,9 +124,9 @@ export function pushRowGathers(model: ModelProto, protect: readonly string[] = [
  * every use of its outputs is a moved node's selected input, or the output is a root), emits their clones on the
  * selected rows, and selects rows of whatever a clone reads that did not move (`selectOp`, memoized per tensor).
  */
-function moveRows(graph: Graph, shapes: ShapeMap, roots: Set<string>, protect: Set<string>, groupOf: (root: string) => string,
-  selectOp: (b: Builder, name: string, rank: number, group: string) => string): { b: Builder; select: (name: string) => string; count: number } {
-  const consumers = graph.consumers();
+function moveRows(graph: Graph, shapes: ShapeMap, consumers: Map<string, NodeProto[]>, roots: Set<string>, protect: Set<string>,
+  groupOf: (root: string) => string, selectOp: (b: Builder, name: string, rank: number, group: string) => string,
+): { b: Builder; select: (name: string) => string; count: number } {
   const graphOutputs = new Set(graph.outputNames());
   const plans = new Map<NodeProto, InputPlan[]>();
   // The selection group (the same selected rows) each moved node serves, and each selected tensor belongs to.

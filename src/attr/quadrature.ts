@@ -94,7 +94,7 @@ export function quadrature(method: IntegrationMethod, nSteps: number): Quadratur
  * three-term recurrence (k+1) P_{k+1} = (2k+1) x P_k − k P_{k−1}, and
  * P_n'(x) = n (x P_n − P_{n−1}) / (x² − 1)  (valid for |x| < 1).
  */
-function legendreWithDerivative(n: number, x: number): { p: number; dp: number } {
+export function legendreWithDerivative(n: number, x: number): { p: number; dp: number } {
   let p0 = 1; // P_{k-1}
   let p1 = x; // P_k
   if (n === 0) return { p: 1, dp: 0 };

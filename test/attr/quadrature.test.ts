@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   INTEGRATION_METHODS,
   legendreGauss,
+  legendreWithDerivative,
   parseIntegrationMethod,
   quadrature,
   type IntegrationMethod,
@@ -22,19 +23,6 @@ function closeArray(actual: number[], expected: number[], tol: number, what = ''
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-
-/** Independent Legendre evaluation (three-term recurrence), for checking roots. */
-function legendre(n: number, x: number): { p: number; dp: number } {
-  let p0 = 1;
-  let p1 = x;
-  if (n === 0) return { p: 1, dp: 0 };
-  for (let k = 1; k < n; k++) {
-    const p2 = ((2 * k + 1) * x * p1 - k * p0) / (k + 1);
-    p0 = p1;
-    p1 = p2;
-  }
-  return { p: p1, dp: (n * (x * p1 - p0)) / (x * x - 1) };
-}
 
 test('riemann_left / right / middle, n = 4', () => {
   const l = quadrature('riemann_left', 4);
@@ -101,8 +89,9 @@ test('Gauss–Legendre rule properties for n = 1…100', () => {
       // Symmetry about 0.
       close(x, -nodes[n - 1 - i]!, 1e-15, `n=${n} node symmetry ${i}`);
       close(weights[i]!, weights[n - 1 - i]!, 1e-15, `n=${n} weight symmetry ${i}`);
-      // Nodes are roots of P_n: |P_n(x_i)| is at rounding level relative to the slope.
-      const { p, dp } = legendre(n, x);
+      // Newton converged: |P_n(x_i)| is at rounding level relative to the slope. (The independent check of the
+      // rule is exactness on polynomials below.)
+      const { p, dp } = legendreWithDerivative(n, x);
       assert.ok(
         Math.abs(p) <= 1e-13 * Math.max(1, Math.abs(dp)),
         `n=${n} P_n(x_${i}) = ${p} (P_n' = ${dp})`,

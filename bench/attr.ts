@@ -3,7 +3,7 @@
 // doing the same integral on the same CPU, measured here. Each configuration runs in a fresh child process, so peak
 // RSS and allocator state belong to that configuration alone; its baseline forward runs in the same process.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readModelFile } from '../src/onnx/model.js';
@@ -49,8 +49,16 @@ function cliModelFolder(): string {
   copyFileSync(join('demo', 'qa', 'tokenizer.json'), join(dir, 'tokenizer.json'));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: true, model_max_length: 512, tokenizer_class: 'BertTokenizer' }));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert', architectures: ['BertForQuestionAnswering'], max_position_embeddings: 512, vocab_size: 30522 }));
+  // A hard link (the model folder's files must lie inside it: gradlens refuses links out of a model folder).
   const link = join(dir, 'onnx', 'model.onnx');
-  if (!existsSync(link)) symlinkSync(resolve(m.path), link);
+  if (existsSync(link) && lstatSync(link).isSymbolicLink()) unlinkSync(link);
+  if (!existsSync(link)) {
+    try {
+      linkSync(resolve(m.path), link);
+    } catch {
+      copyFileSync(resolve(m.path), link);
+    }
+  }
   return dir;
 }
 

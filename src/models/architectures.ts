@@ -29,7 +29,8 @@ export const ARCHITECTURES: Record<string, Architecture> = {
 };
 
 export function architectureFor(modelType: string | undefined, graphInputs: readonly string[]): { arch: Architecture; known: boolean } {
-  const known = modelType !== undefined && modelType in ARCHITECTURES;
+  // An own property only: a model_type of "constructor" or "__proto__" is an unknown type, not Object's.
+  const known = typeof modelType === 'string' && Object.hasOwn(ARCHITECTURES, modelType);
   const base = known ? ARCHITECTURES[modelType!]! : arch(modelType ?? 'unknown', graphInputs.includes('token_type_ids'));
   // The graph has the last word on which inputs exist.
   return { arch: { ...base, tokenTypes: graphInputs.includes('token_type_ids') }, known };

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fail } from '../errors.js';
+import { readTextFile } from '../io/files.js';
 
 /** The files of a transformers.js-style model folder that gradlens reads. */
 export const MODEL_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'] as const;
@@ -25,9 +26,22 @@ export const looksLikeHubId = (s: string): boolean => /^[A-Za-z0-9][\w.-]*\/[\w.
 export function cachedSnapshot(repo: string, cacheDir = hubCacheDir(), revision = 'main'): string | undefined {
   const root = join(cacheDir, `models--${repo.replace(/\//g, '--')}`);
   const ref = join(root, 'refs', revision);
-  const commit = existsSync(ref) ? readFileSync(ref, 'utf8').trim() : revision;
+  const commit = existsSync(ref) ? readTextFile(ref, 1024, `the Hub cache's ref ${revision} of ${repo}`).trim() : revision;
+  // The ref names a folder of snapshots/: a commit hash or a revision name, never a path.
+  if (!/^[\w.-]{1,128}$/.test(commit) || commit === '.' || commit === '..') fail(`the Hub cache's ref ${revision} of ${repo} is not a commit id`);
   const snapshot = join(root, 'snapshots', commit);
   return MODEL_FILES.every((f) => existsSync(join(snapshot, f)) && statSync(join(snapshot, f)).size > 0) ? snapshot : undefined;
+}
+
+/**
+ * For a Hub cache snapshot folder (…/models--org--name/snapshots/<commit>), the repository's cache folder: its files
+ * are links into the repository's blobs/, which is where reads must stay. Undefined for any other folder.
+ */
+export function hubRepoRoot(dir: string): string | undefined {
+  const snapshot = resolve(dir);
+  const snapshots = dirname(snapshot);
+  const root = dirname(snapshots);
+  return basename(snapshots) === 'snapshots' && /^models--[^/]+--[^/]+$/.test(basename(root)) ? root : undefined;
 }
 
 /** A local folder for a Hub model id: the cache when it has the files, else a download (unless offline). */

@@ -1,6 +1,7 @@
 import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
 import type { LoadedModel } from './load.js';
+import { own } from './config.js';
 import type { Encoded } from './tokenizer.js';
 import { attributeTokens, feedsFor, prewarm, type ExplainSettings, type TargetAttribution } from './explain.js';
 
@@ -37,8 +38,7 @@ function nonEmpty(value: string | undefined, what: string): string {
 }
 
 function labelsOf(model: LoadedModel, count: number): string[] {
-  const id2label = model.config.id2label ?? {};
-  return Array.from({ length: count }, (_, i) => id2label[String(i)] ?? `LABEL_${i}`);
+  return Array.from({ length: count }, (_, i) => own(model.config.id2label, String(i)) ?? `LABEL_${i}`);
 }
 
 function resolveLabel(labels: string[], target: string | number | undefined, fallback: number): number {
@@ -217,9 +217,9 @@ export async function explainZeroShot(model: LoadedModel, options: ZeroShotOptio
   const candidates = options.labels.map((l) => l.trim()).filter(Boolean);
   if (candidates.length === 0) fail('give at least one candidate label (--labels a,b,c)');
   const template = options.template ?? 'This example is {}.';
-  const label2id = Object.fromEntries(Object.entries(model.config.label2id ?? {}).map(([k, v]) => [k.toLowerCase(), Number(v)]));
+  const label2id = new Map(Object.entries(model.config.label2id ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const id2label = model.config.id2label ?? {};
-  const entailment = label2id['entailment'] ?? Number(Object.entries(id2label).find(([, v]) => v.toLowerCase().startsWith('entail'))?.[0] ?? NaN);
+  const entailment = label2id.get('entailment') ?? Number(Object.entries(id2label).find(([, v]) => v.toLowerCase().startsWith('entail'))?.[0] ?? NaN);
   if (!Number.isInteger(entailment)) fail('zero-shot needs an NLI model whose config labels include "entailment"');
   const encs = candidates.map((c) => model.tokenizer.encode(text, template.replace('{}', c), { maxLength: model.maxLength, truncation: 'only_first' }));
   prewarm(model, settings, [model.outputNames[0]!], 1);

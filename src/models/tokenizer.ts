@@ -1,5 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { ConfinedFolder, LIMITS } from '../io/files.js';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { fail } from '../errors.js';
 import { alignTokens, type Span } from './align.js';
@@ -60,12 +59,12 @@ export class TextTokenizer {
     this.modelMaxLength = Number.isFinite(max) && max > 0 && max < 1e6 ? max : 512;
   }
 
-  static fromFolder(dir: string): TextTokenizer {
-    const path = join(dir, 'tokenizer.json');
-    if (!existsSync(path)) fail(`${dir} has no tokenizer.json (gradlens needs the fast-tokenizer file of the model)`);
-    const configPath = join(dir, 'tokenizer_config.json');
-    const json = JSON.parse(readFileSync(path, 'utf8')) as object;
-    const config = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>) : {};
+  /** From a model folder's tokenizer.json and tokenizer_config.json (a path, or a folder already confined). */
+  static fromFolder(dir: string | ConfinedFolder): TextTokenizer {
+    const folder = typeof dir === 'string' ? new ConfinedFolder(dir) : dir;
+    if (!folder.has('tokenizer.json')) fail(`${folder.label} has no tokenizer.json (gradlens needs the fast-tokenizer file of the model)`);
+    const json = folder.readJson('tokenizer.json', LIMITS.tokenizerJson);
+    const config = folder.has('tokenizer_config.json') ? folder.readJson('tokenizer_config.json', LIMITS.configJson) : {};
     return new TextTokenizer(json, config);
   }
 

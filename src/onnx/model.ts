@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync, existsSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { ConfinedFolder, LIMITS, formatBytes, readRegularFile } from '../io/files.js';
 import { onnx, type ModelProto, type TensorProto } from './proto.js';
 import { fail } from '../errors.js';
 
@@ -59,17 +60,34 @@ function varint(n: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** Reads a model file; tensors stored as external data (`model.onnx_data`) are loaded inline. */
-export function readModelFile(path: string): ModelProto {
-  if (!existsSync(path)) fail(`model file not found: ${path}`);
+export interface ReadModelOptions {
+  /**
+   * The folder external data must stay inside (default: the model file's folder). loadModel passes the model folder
+   * (or, for the Hub cache, the repository's cache folder, whose snapshot files link into its blobs/).
+   */
+  root?: string;
+}
+
+/**
+ * Reads a model file; tensors stored as external data (`model.onnx_data`) are loaded inline. The file must be a
+ * regular file of at most 2 GiB, and so must the model once its external data is inlined (ONNX Runtime reads the
+ * model from one protobuf message).
+ */
+export function readModelFile(path: string, options: ReadModelOptions = {}): ModelProto {
+  const abs = resolve(path);
+  const base = dirname(abs);
   let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    fail(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  if (options.root !== undefined) {
+    const folder = new ConfinedFolder(options.root, base);
+    bytes = folder.read(basename(abs), LIMITS.model, basename(abs));
+    const model = decodeModel(bytes, path);
+    inlineExternalData(model, folder, bytes.length);
+    return model;
   }
+  if (!existsSync(abs)) fail(`model file not found: ${path}`);
+  bytes = readRegularFile(abs, LIMITS.model, path);
   const model = decodeModel(bytes, path);
-  inlineExternalData(model, dirname(path));
+  inlineExternalData(model, new ConfinedFolder(base, base), bytes.length);
   return model;
 }
 
@@ -81,36 +99,86 @@ export function writeModelFile(path: string, model: ModelProto): void {
   }
 }
 
-/** Moves every external tensor's bytes into rawData so the model is self-contained in memory. */
-export function inlineExternalData(model: ModelProto, baseDir: string): void {
-  const files = new Map<string, Buffer>();
+/** Bytes per element of the fixed-size tensor types (strings have none). */
+const ELEMENT_BYTES: Partial<Record<number, number>> = {
+  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
+};
+
+/**
+ * Moves every external tensor's bytes into rawData so the model is self-contained in memory, including tensors of
+ * subgraphs (If/Loop/Scan bodies) and sparse tensors. Locations are resolved in `folder` (relative to the model
+ * file's folder, never the current directory) and must stay inside it; each tensor's declared range is read, and
+ * must match the bytes its type and shape need.
+ */
+export function inlineExternalData(model: ModelProto, folder: ConfinedFolder | string, modelBytes = 0): void {
+  const dir = typeof folder === 'string' ? new ConfinedFolder(folder) : folder;
+  let total = modelBytes;
   for (const tensor of allTensors(model)) {
     if (tensor.dataLocation !== EXTERNAL) continue;
-    const info = Object.fromEntries(tensor.externalData.map((e) => [e.key, e.value]));
-    const location = info['location'];
-    if (!location) fail(`tensor ${tensor.name} has external data without a location`);
-    const file = join(baseDir, location);
-    if (!files.has(file)) {
-      if (!existsSync(file)) fail(`external data file not found: ${file} (needed by tensor ${tensor.name})`);
-      files.set(file, readFileSync(file));
-    }
-    const data = files.get(file)!;
-    const offset = Number(info['offset'] ?? 0);
-    const length = info['length'] !== undefined ? Number(info['length']) : data.length - offset;
-    if (offset + length > data.length) fail(`external data for ${tensor.name} runs past the end of ${file}`);
-    tensor.rawData = data.subarray(offset, offset + length);
+    const what = `tensor ${JSON.stringify(tensor.name ?? '')}`;
+    const info = new Map<string, string>();
+    for (const e of tensor.externalData ?? []) if (typeof e.key === 'string' && typeof e.value === 'string') info.set(e.key, e.value);
+    const location = info.get('location');
+    if (!location) fail(`${what} has external data without a location`);
+    const offset = nonNegativeInt(info.get('offset') ?? '0', `${what}: external data offset`);
+    const expected = expectedBytes(tensor);
+    const declared = info.has('length') ? nonNegativeInt(info.get('length')!, `${what}: external data length`) : undefined;
+    if (declared !== undefined && expected !== undefined && declared !== expected) fail(`${what}: external data length ${declared} does not match its type and shape (${expected} bytes)`);
+    const length = declared ?? expected;
+    if (length === undefined) fail(`${what}: external data without a length, and its type has no fixed size`);
+    total += length;
+    if (total > LIMITS.model) fail(`the model with its external data is more than ${formatBytes(LIMITS.model)} (at ${what}); ONNX Runtime reads a model from one protobuf message, limited to 2 GiB`);
+    tensor.rawData = dir.read(location, LIMITS.model, `${what}: external data ${JSON.stringify(location)}`, { offset, length });
     tensor.externalData = [];
     // Unset (not DEFAULT) so the field is not written: the model encodes as if stored inline from the start.
     Reflect.deleteProperty(tensor, 'dataLocation');
   }
 }
 
-function* allTensors(model: ModelProto): Generator<onnx.TensorProto> {
-  const graph = model.graph as onnx.GraphProto;
-  for (const t of graph.initializer) yield t as onnx.TensorProto;
-  for (const node of graph.node) {
-    for (const a of node.attribute ?? []) if (a.t) yield a.t as onnx.TensorProto;
+function nonNegativeInt(text: string, what: string): number {
+  if (!/^\d{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) fail(`${what} is not a non-negative integer: ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text);
+}
+
+function expectedBytes(t: onnx.TensorProto): number | undefined {
+  const size = ELEMENT_BYTES[t.dataType ?? 0];
+  if (size === undefined) return undefined;
+  let n = size;
+  for (const d of t.dims ?? []) {
+    const v = Number(d);
+    if (!Number.isSafeInteger(v) || v < 0) fail(`tensor ${JSON.stringify(t.name ?? '')} has an invalid dimension ${String(d)}`);
+    n *= v;
+    if (n > LIMITS.model) return n;
   }
+  return n;
+}
+
+/** Every tensor of the model: initializers, sparse initializers, tensor attributes, in the graph and its subgraphs. */
+function* allTensors(model: ModelProto): Generator<onnx.TensorProto> {
+  const seen = new Set<unknown>();
+  function* graphTensors(graph: onnx.GraphProto.$Properties | null | undefined, depth: number): Generator<onnx.TensorProto> {
+    if (!graph || seen.has(graph)) return;
+    if (depth > 64) fail('the model nests subgraphs more than 64 deep');
+    seen.add(graph);
+    for (const t of graph.initializer ?? []) yield t as onnx.TensorProto;
+    for (const s of graph.sparseInitializer ?? []) yield* sparse(s);
+    for (const node of graph.node ?? []) {
+      for (const a of node.attribute ?? []) {
+        if (a.t) yield a.t as onnx.TensorProto;
+        for (const t of a.tensors ?? []) yield t as onnx.TensorProto;
+        if (a.sparseTensor) yield* sparse(a.sparseTensor);
+        for (const s of a.sparseTensors ?? []) yield* sparse(s);
+        yield* graphTensors(a.g, depth + 1);
+        for (const g of a.graphs ?? []) yield* graphTensors(g, depth + 1);
+      }
+    }
+  }
+  function* sparse(s: onnx.SparseTensorProto.$Properties): Generator<onnx.TensorProto> {
+    if (s.values) yield s.values as onnx.TensorProto;
+    if (s.indices) yield s.indices as onnx.TensorProto;
+  }
+  yield* graphTensors(model.graph, 0);
+  for (const f of model.functions ?? []) for (const node of f.node ?? []) for (const a of node.attribute ?? []) if (a.t) yield a.t as onnx.TensorProto;
 }
 
 /** The opset version of a domain ('' = the default ONNX domain), or undefined when the model does not import it. */

@@ -1,0 +1,223 @@
+/**
+ * File access for model folders, which come from strangers: every file is hostile input.
+ *
+ * - A file is read only if it is a regular file (after following links) of bounded size: the size is checked before
+ *   reading, the file is opened non-blocking (a FIFO or device swapped in after the check does not block) and
+ *   checked again on the open descriptor, and never more than the checked size is read.
+ * - Names inside a model folder (external-data locations, the folder's own files) must stay inside it: absolute
+ *   names are refused, and the real path (links resolved) must lie under the folder's real path.
+ * - Errors name what was asked for, never the size or existence of anything outside the folder.
+ */
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fail } from '../errors.js';
+
+const KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
+
+/** Upper bounds on what gradlens reads (README: limits). */
+export const LIMITS = {
+  /** config.json, tokenizer_config.json, generation_config.json, … */
+  configJson: 16 * MiB,
+  /** tokenizer.json (the largest multilingual vocabularies are tens of MB). */
+  tokenizerJson: 256 * MiB,
+  /** An ONNX file, and a model with its external data inlined: protobuf messages are limited to 2 GiB. */
+  model: 2 * GiB - 1,
+  /** A text argument read from a file or stdin (-t @file). */
+  text: 16 * MiB,
+  /** A batch input file (JSONL). */
+  batchInput: 16 * GiB,
+} as const;
+
+export const formatBytes = (n: number): string =>
+  n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : n >= KiB ? `${(n / KiB).toFixed(1)} KiB` : `${n} bytes`;
+
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
+
+const errCode = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Reads a whole regular file of at most `maxBytes` bytes. `what` names it in errors (a path or "config.json of …").
+ * With `offset`/`length`, reads that range only (which must lie inside the file).
+ */
+export function readRegularFile(path: string, maxBytes: number, what = path, range?: { offset: number; length: number }): Buffer {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') fail(`${what}: no such file`);
+    fail(`cannot read ${what}: ${errCode(e)}`);
+  }
+  checkRegular(st, what, maxBytes, range);
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (e) {
+    fail(`cannot read ${what}: ${errCode(e)}`);
+  }
+  try {
+    // The file may have been replaced between stat and open: check what was actually opened.
+    const fst = fstatSync(fd);
+    checkRegular(fst, what, maxBytes, range);
+    const offset = range?.offset ?? 0;
+    const length = range?.length ?? fst.size;
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, done, length - done, offset + done);
+      } catch (e) {
+        fail(`cannot read ${what}: ${errCode(e)}`);
+      }
+      if (n === 0) fail(`${what} was cut short while being read (${done} of ${length} bytes)`);
+      done += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function checkRegular(st: Stats, what: string, maxBytes: number, range?: { offset: number; length: number }): void {
+  if (!st.isFile()) fail(`${what} is ${kindOf(st)}, not a regular file`);
+  if (range) {
+    if (range.offset + range.length > st.size) fail(`${what}: the range (offset ${range.offset}, length ${range.length}) runs past the end of the file`);
+    if (range.length > maxBytes) fail(`${what}: ${formatBytes(range.length)} is more than gradlens reads (${formatBytes(maxBytes)})`);
+  } else if (st.size > maxBytes) fail(`${what} is ${formatBytes(st.size)}, more than gradlens reads for it (${formatBytes(maxBytes)})`);
+}
+
+export function readTextFile(path: string, maxBytes: number, what = path): string {
+  return readRegularFile(path, maxBytes, what).toString('utf8');
+}
+
+/** Parses a JSON file into an object; bad JSON or a non-object is one clear error. */
+export function readJsonObject(path: string, maxBytes: number, what = path): Record<string, unknown> {
+  const text = readTextFile(path, maxBytes, what);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    fail(`${what} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} is not a JSON object`);
+  return value as Record<string, unknown>;
+}
+
+/**
+ * A folder whose files are read by name, confined to a root: every name must resolve (links included) to a path
+ * under the root's real path. `base` is where relative names start (the root, or a folder inside it: the Hub cache's
+ * snapshot folder, whose files link into the repository's blobs/).
+ */
+export class ConfinedFolder {
+  readonly root: string;
+  readonly base: string;
+  private readonly realRoot: string;
+
+  constructor(root: string, base = root, readonly label = base) {
+    this.root = resolve(root);
+    this.base = resolve(base);
+    try {
+      this.realRoot = realpathSync(this.root);
+    } catch (e) {
+      fail(errCode(e) === 'ENOENT' ? `model folder not found: ${label}` : `cannot open the model folder ${label}: ${errCode(e)}`);
+    }
+    let st: Stats;
+    try {
+      st = statSync(this.realRoot);
+    } catch (e) {
+      fail(`cannot open the model folder ${label}: ${errCode(e)}`);
+    }
+    if (!st.isDirectory()) fail(`${label} is not a folder`);
+    if (!isInside(this.base, this.root)) fail(`${label} is outside ${this.root}`);
+  }
+
+  /** A folder of this one (same root), e.g. onnx/ for external data next to onnx/model.onnx. */
+  sub(name: string): ConfinedFolder {
+    const path = this.lexical(name, name);
+    return new ConfinedFolder(this.root, path, join(this.label, name));
+  }
+
+  /** The real path of `name`, refused when it is absolute or resolves outside the folder; undefined if missing. */
+  resolveName(name: string, what = name): string | undefined {
+    const path = this.lexical(name, what);
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch (e) {
+      const code = errCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        // A dangling link out of the folder gets the same answer as a link to an existing file out of it.
+        if (this.linksOut(path)) fail(`${what} in ${this.label} links to a place outside the model folder; gradlens reads only files inside it`);
+        return undefined;
+      }
+      // A link loop (ELOOP) or an unreadable folder on the way: nothing to read.
+      fail(`${what} in ${this.label} cannot be opened (${code})`);
+    }
+    if (!isInside(real, this.realRoot)) fail(`${what} in ${this.label} links to a place outside the model folder; gradlens reads only files inside it`);
+    return real;
+  }
+
+  /** Whether a chain of links starting at `path` leaves the folder (followed by name only, for dangling links). */
+  private linksOut(path: string): boolean {
+    let cur = path;
+    for (let hop = 0; hop < 40; hop++) {
+      let target: string;
+      try {
+        if (!lstatSync(cur).isSymbolicLink()) return false;
+        target = resolve(dirname(cur), readlinkSync(cur));
+      } catch {
+        return false;
+      }
+      if (!isInside(target, this.root) && !isInside(target, this.realRoot)) return true;
+      cur = target;
+    }
+    return true;
+  }
+
+  /** Whether `name` exists (without following a final link out of the folder: that is refused on reading). */
+  has(name: string): boolean {
+    try {
+      lstatSync(this.lexical(name, name));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The path `name` stands for, before links are resolved; refused when it climbs out of the folder. */
+  private lexical(name: string, what: string): string {
+    if (name.includes('\0')) fail(`${what}: a file name with a NUL character`);
+    if (isAbsolute(name) || /^[A-Za-z]:[\\/]/.test(name)) fail(`${what} is an absolute path; gradlens reads only files inside the model folder`);
+    const path = resolve(this.base, name);
+    if (!isInside(path, this.root)) fail(`${what} is outside the model folder; gradlens reads only files inside it`);
+    return path;
+  }
+
+  read(name: string, maxBytes: number, what = name, range?: { offset: number; length: number }): Buffer {
+    const real = this.resolveName(name, what);
+    if (real === undefined) fail(`${what}: no such file in ${this.label}`);
+    return readRegularFile(real, maxBytes, `${what} in ${this.label}`, range);
+  }
+
+  readJson(name: string, maxBytes: number): Record<string, unknown> {
+    const real = this.resolveName(name);
+    if (real === undefined) fail(`${name}: no such file in ${this.label}`);
+    return readJsonObject(real, maxBytes, `${name} of ${this.label}`);
+  }
+}
+
+/** Whether `path` is `dir` or lies under it (both absolute, normalised). */
+export function isInside(path: string, dir: string): boolean {
+  if (path === dir) return true;
+  const rel = relative(dir, path);
+  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}

@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { fail } from '../errors.js';
+import { LIMITS, formatBytes, readTextFile } from '../io/files.js';
 import { DEMO_MODELS, loadModel, type LoadedModel } from '../models/load.js';
-import { DEFAULT_SETTINGS, METHODS, BASELINES, parseBaseline, parseMethod, parseSteps, type ExplainSettings } from '../models/explain.js';
+import { DEFAULT_SETTINGS, METHODS, BASELINES, SETTING_LIMITS, parseBaseline, parseMethod, parseSteps, type ExplainSettings } from '../models/explain.js';
 import { INTEGRATION_METHODS, parseIntegrationMethod } from '../attr/quadrature.js';
 import { explainClassify, explainQa, explainTokens, explainZeroShot, type Explanation, type TaskName } from '../models/tasks.js';
 import { renderText } from '../viz/text.js';
@@ -28,48 +30,99 @@ export interface CommonCliOptions {
   samples: string;
   offline?: boolean;
   trueLabel?: string;
+  memoryBudget?: string;
 }
 
-const positiveInt = (flag: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) fail(`${flag} must be a positive integer, got ${v}`);
+/**
+ * Text arguments may come from a file or stdin, like curl's: "@notes.txt" reads the file (a regular file of at most
+ * 16 MiB), "@-" reads stdin (once per command), "@@…" stands for the literal text "@…". So nobody needs a huge
+ * argument (and a long command line is handled anyway: bin/gradlens.js).
+ */
+export async function resolveTextArgs<T extends object>(o: T, keys: readonly (keyof T & string)[]): Promise<T> {
+  const out = { ...o } as Record<string, unknown>;
+  let stdinUsedBy: string | undefined;
+  for (const key of keys) {
+    const v = out[key];
+    if (typeof v !== 'string' || !v.startsWith('@')) continue;
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    if (v.startsWith('@@')) out[key] = v.slice(1);
+    else if (v === '@-') {
+      if (stdinUsedBy) fail(`${flag} @- and ${stdinUsedBy} @- both read stdin; give one of them from a file (@file.txt)`);
+      stdinUsedBy = flag;
+      out[key] = await readStdin(LIMITS.text, flag);
+    } else out[key] = readTextFile(v.slice(1), LIMITS.text, `${flag} ${v.slice(0, 200)}`);
+  }
+  return out as T;
+}
+
+async function readStdin(maxBytes: number, flag: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) fail(`${flag} @-: stdin has more than ${formatBytes(maxBytes)}, more than gradlens reads for a text`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** "4G", "512M", "1.5GiB", "1000000" (bytes) → bytes. */
+export function parseSize(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+  const n = m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!(n >= 1) || !Number.isFinite(n)) fail(`${flag} must be a size such as 4G, 512M or a number of bytes, got ${value.slice(0, 40)}`);
+  return Math.floor(n);
+}
+
+const boundedInt = (flag: string, max: number) => (v: string) => {
+  const n = /^\d{1,12}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > max) fail(`${flag} must be an integer from 1 to ${max}, got ${v.slice(0, 40)}`);
   return n;
 };
+
+/** The memory a run may use: what the system reports available (MemAvailable), within a cgroup limit if any. */
+export function availableMemory(): number {
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  const free = freemem();
+  return constrained && constrained > 0 ? Math.min(free, constrained) : free;
+}
 
 /** Adds the options every explain/batch command shares. */
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id')
     .addOption(new Option('--method <name>', 'attribution method').choices([...METHODS]).default(DEFAULT_SETTINGS.method))
-    .option('--steps <n|auto>', 'integration steps, or "auto" (adaptive until the convergence delta is within 1%)', String(DEFAULT_SETTINGS.steps))
+    .option('--steps <n|auto>', `integration steps (1–${SETTING_LIMITS.steps}), or "auto" (adaptive until the convergence delta is within 1%)`, String(DEFAULT_SETTINGS.steps))
     .addOption(new Option('--integration <rule>', 'quadrature rule').choices([...INTEGRATION_METHODS]).default(DEFAULT_SETTINGS.integration))
-    .option('--internal-batch-size <n>', 'rows (steps × examples) per ONNX Runtime call (default: about 1,536 tokens per call)')
+    .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`)
     .option('--target <target>', 'what to explain instead of the prediction (label name/index; qa: START:END token positions)')
     .addOption(new Option('--baseline <kind>', 'reference input: special tokens kept, others replaced by [PAD]/[UNK]/[MASK], or a zero embedding').choices([...BASELINES]).default(DEFAULT_SETTINGS.baseline))
     .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output')
     .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('text'))
     .option('-o, --out <file>', 'write the report to a file instead of stdout')
-    .option('--seed <n>', 'random seed (smoothgrad, gradient-shap)', String(DEFAULT_SETTINGS.seed))
-    .option('--stdevs <x>', 'noise standard deviation in the layer (smoothgrad, gradient-shap)', String(DEFAULT_SETTINGS.stdevs))
-    .option('--samples <n>', 'noise samples (smoothgrad; gradient-shap uses 4×)', String(DEFAULT_SETTINGS.samples))
+    .option('--seed <n>', 'random seed, 0–4294967295 (smoothgrad, gradient-shap)', String(DEFAULT_SETTINGS.seed))
+    .option('--stdevs <x>', `noise standard deviation in the layer, 0–${SETTING_LIMITS.stdevs} (smoothgrad, gradient-shap)`, String(DEFAULT_SETTINGS.stdevs))
+    .option('--samples <n>', `noise samples, 1–${SETTING_LIMITS.samples} (smoothgrad; gradient-shap uses 4×); refused when they would not fit in memory`, String(DEFAULT_SETTINGS.samples))
+    .option('--memory-budget <size>', 'memory a run may use, e.g. 4G or 512M (default: the memory available)')
     .option('--true-label <label>', 'shown in the HTML report\'s True Label column')
     .option('--offline', 'never download: use local folders and the Hub cache only (also HF_HUB_OFFLINE=1)');
 }
 
 export function settingsFrom(o: CommonCliOptions): ExplainSettings {
   const stdevs = Number(o.stdevs);
-  if (!(stdevs >= 0)) fail(`--stdevs must be a number ≥ 0, got ${o.stdevs}`);
-  const seed = Number(o.seed);
-  if (!Number.isInteger(seed)) fail(`--seed must be an integer, got ${o.seed}`);
+  if (!(stdevs >= 0 && stdevs <= SETTING_LIMITS.stdevs)) fail(`--stdevs must be a number from 0 to ${SETTING_LIMITS.stdevs}, got ${o.stdevs.slice(0, 40)}`);
+  const seed = /^\d{1,10}$/.test(o.seed) ? Number(o.seed) : NaN;
+  if (!Number.isInteger(seed) || seed > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got ${o.seed.slice(0, 40)}`);
   return {
     method: parseMethod(o.method),
     steps: parseSteps(o.steps),
     integration: parseIntegrationMethod(o.integration),
-    internalBatchSize: o.internalBatchSize === undefined ? undefined : positiveInt('--internal-batch-size')(o.internalBatchSize),
+    internalBatchSize: o.internalBatchSize === undefined ? undefined : boundedInt('--internal-batch-size', SETTING_LIMITS.internalBatchSize)(o.internalBatchSize),
     baseline: parseBaseline(o.baseline),
     seed,
     stdevs,
-    samples: positiveInt('--samples')(o.samples),
+    samples: boundedInt('--samples', SETTING_LIMITS.samples)(o.samples),
+    memoryBudget: o.memoryBudget === undefined ? availableMemory() : parseSize(o.memoryBudget, '--memory-budget'),
   };
 }
 
@@ -131,34 +184,37 @@ export function registerExplainCommands(program: Command): void {
   const explain = program.command('explain').description('explain one prediction of a model (attributions per token)');
   const examples: Record<TaskName, string> = {
     qa: `  $ gradlens explain qa --question "What is important to us?" --context "It is important to us to include, empower and support humans of all kinds."
-  $ gradlens explain qa -q "Who founded it?" -c "..." --model ./my-squad-model --format html -o report.html`,
+  $ gradlens explain qa -q "Who founded it?" -c "..." --model ./my-squad-model --format html -o report.html
+  $ cat article.txt | gradlens explain qa -q "Who founded it?" -c @- --model ./my-squad-model`,
     classify: `  $ gradlens explain classify --text "This movie was absolutely wonderful!"
-  $ gradlens explain classify --text "I love it" --target negative --method saliency --format json`,
+  $ gradlens explain classify --text "I love it" --target negative --method saliency --format json
+  $ gradlens explain classify --text @review.txt`,
     tokens: `  $ gradlens explain tokens --text "Ada Lovelace was born in London." --model ./my-ner-model
   $ gradlens explain tokens --text "..." --model ./my-ner-model --token 3`,
     'zero-shot': `  $ gradlens explain zero-shot --text "The match ended 2-1." --labels sports,politics,cooking --model ./my-nli-model`,
   };
   const tasks: [TaskName, string, (c: Command) => Command][] = [
     ['qa', 'extractive question answering: the answer span, explained by its start and end logits', (c) => c
-      .option('-q, --question <text>', `the question (default, with the default context: "${SEED_EXAMPLE.question}")`)
-      .option('-c, --context <text>', 'the passage to answer from')],
+      .option('-q, --question <text>', `the question (default, with the default context: "${SEED_EXAMPLE.question}"); @file or @- (stdin) reads it`)
+      .option('-c, --context <text>', 'the passage to answer from; @file reads a file, @- stdin, @@… is a literal "@…"')],
     ['classify', 'sequence classification (single text, text pair, multi-label)', (c) => c
-      .requiredOption('-t, --text <text>', 'the text').option('--pair <text>', 'second text of a pair')],
+      .requiredOption('-t, --text <text>', 'the text; @file reads a file, @- stdin, @@… is a literal "@…"').option('--pair <text>', 'second text of a pair (@file, @- too)')],
     ['tokens', 'token classification (NER): a token\'s predicted entity, or every entity span', (c) => c
-      .requiredOption('-t, --text <text>', 'the text').option('--token <i>', 'explain this token position (0-based, special tokens included)', (v) => {
+      .requiredOption('-t, --text <text>', 'the text; @file reads a file, @- stdin, @@… is a literal "@…"').option('--token <i>', 'explain this token position (0-based, special tokens included)', (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 0) fail(`--token must be a non-negative integer, got ${v}`);
         return n;
       })],
     ['zero-shot', 'zero-shot classification through an NLI model (entailment logit per candidate label)', (c) => c
-      .requiredOption('-t, --text <text>', 'the text').requiredOption('--labels <a,b,c>', 'candidate labels, comma-separated')
+      .requiredOption('-t, --text <text>', 'the text; @file reads a file, @- stdin, @@… is a literal "@…"').requiredOption('--labels <a,b,c>', 'candidate labels, comma-separated (@file, @- too)')
       .option('--template <text>', 'hypothesis template, {} stands for the label', 'This example is {}.')],
   ];
   for (const [task, description, extra] of tasks) {
     addCommonOptions(extra(explain.command(task).description(description)))
       .addHelpText('after', `\nExamples:\n${examples[task]}`)
-      .action(async (o: CommonCliOptions & TaskInput & { labels?: string | string[] }) => {
-        const settings = settingsFrom(o);
+      .action(async (options: CommonCliOptions & TaskInput & { labels?: string | string[] }) => {
+        const settings = settingsFrom(options);
+        const o = await resolveTextArgs(options, ['question', 'context', 'text', 'pair', 'labels', 'template']);
         const model = await modelFor(task, o);
         const input: TaskInput = { ...o, labels: typeof o.labels === 'string' ? o.labels.split(',') : o.labels };
         if (task === 'qa' && input.question === undefined && input.context === undefined) Object.assign(input, SEED_EXAMPLE);

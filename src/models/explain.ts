@@ -5,7 +5,8 @@ import { Saliency } from '../attr/saliency.js';
 import { InputXGradient } from '../attr/input-x-gradient.js';
 import { NoiseTunnel } from '../attr/noise-tunnel.js';
 import { GradientShap } from '../attr/gradient-shap.js';
-import { parseIntegrationMethod, type IntegrationMethod } from '../attr/quadrature.js';
+import { parseIntegrationMethod, MAX_STEPS, type IntegrationMethod } from '../attr/quadrature.js';
+import { planMemory, valueBytesPerRow } from '../attr/memory.js';
 import type { AttributionResult } from '../attr/base.js';
 import type { TargetSpec } from '../attr/targets.js';
 import { concatRows } from '../attr/host.js';
@@ -27,7 +28,15 @@ export interface ExplainSettings {
   /** Noise for smoothgrad / gradient-shap, in the layer's units. */
   stdevs: number;
   samples: number;
+  /**
+   * Bytes this run may use (the CLI passes the memory available). When set, rows per ONNX Runtime call and the
+   * noise samples are checked against it before running (attr/memory.ts); undefined: no check.
+   */
+  memoryBudget?: number;
 }
+
+/** Limits of the settings (stated in --help); beyond them a run is refused before it starts. */
+export const SETTING_LIMITS = { steps: MAX_STEPS, samples: 10_000, internalBatchSize: 100_000, stdevs: 1e6 } as const;
 
 export const DEFAULT_SETTINGS: ExplainSettings = {
   method: 'layer-ig', steps: 50, integration: 'gausslegendre', baseline: 'pad', seed: 0, stdevs: 0.1, samples: 5,
@@ -63,8 +72,8 @@ export function parseBaseline(name: string): BaselineKind {
 
 export function parseSteps(value: string | number): number | 'auto' {
   if (value === 'auto') return 'auto';
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) fail(`--steps must be a positive integer or "auto", got ${value}`);
+  const n = typeof value === 'number' ? value : /^\d{1,12}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > SETTING_LIMITS.steps) fail(`--steps must be an integer from 1 to ${SETTING_LIMITS.steps} or "auto", got ${String(value).slice(0, 40)}`);
   return n;
 }
 
@@ -111,7 +120,7 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
   const seq = enc.ids.length;
   const layer = layerFor(model, settings.method);
   const baseIds = (kind: Exclude<BaselineKind, 'zero'>) => tensor('int64', baselineIds(model, enc, kind), [1, seq]);
-  const common = { targets, internalBatchSize: settings.internalBatchSize ?? defaultChunk(seq) };
+  const common = { targets, internalBatchSize: rowsPerCall(model, settings, layer, seq, targets.length) };
   let results: AttributionResult[];
   switch (settings.method) {
     case 'layer-ig':
@@ -172,6 +181,21 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
  */
 export function defaultChunk(seq: number): number {
   return Math.max(1, Math.round(1536 / seq));
+}
+
+/**
+ * Rows per ONNX Runtime call: the user's --internal-batch-size or the default, checked against the memory budget
+ * (the default shrinks to fit; a requested size that does not fit, or noise samples that do not, are refused).
+ */
+function rowsPerCall(model: LoadedModel, settings: ExplainSettings, layer: string, seq: number, targets: number): number {
+  const fallback = defaultChunk(seq);
+  if (settings.memoryBudget === undefined) return settings.internalBatchSize ?? fallback;
+  const layerRow = valueBytesPerRow(model.onnx, layer, seq) ?? 0;
+  // Host arrays the noise methods keep for the whole run: the noisy (and drawn, interpolated) layer values and,
+  // per target, the gradients and attributions of every sample row.
+  const hostBytes = settings.method === 'smoothgrad' ? settings.samples * layerRow * (1 + 3 * targets)
+    : settings.method === 'gradient-shap' ? 4 * settings.samples * layerRow * (3 + 2 * targets) : 0;
+  return planMemory(model.onnx, { sequenceLength: seq, requested: settings.internalBatchSize, fallback, hostBytes, budget: settings.memoryBudget }).internalBatchSize;
 }
 
 /** Σ over the hidden dimension for each token of the first example. */

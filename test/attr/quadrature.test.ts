@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  MAX_STEPS,
   INTEGRATION_METHODS,
   legendreGauss,
   legendreWithDerivative,
@@ -234,4 +235,27 @@ test('parseIntegrationMethod accepts every valid name', () => {
     'gausslegendre',
   ]);
   for (const m of INTEGRATION_METHODS) assert.equal(parseIntegrationMethod(m), m);
+});
+
+test('10,000-node Gauss–Legendre: the largest rule allowed is still exact (moments, symmetry, order); beyond it is refused', () => {
+  const n = MAX_STEPS;
+  const { nodes, weights } = legendreGauss(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    sum += weights[i]!;
+    assert.ok(weights[i]! > 0);
+    if (i > 0) assert.ok(nodes[i]! > nodes[i - 1]!, 'nodes ascending');
+    assert.ok(Math.abs(nodes[i]! + nodes[n - 1 - i]!) < 1e-15, 'symmetric');
+  }
+  assert.ok(Math.abs(sum - 2) < 1e-12, `Σw = ${sum}`);
+  // ∫ x^{2k} over [−1, 1] = 2/(2k + 1), exact for 2k ≤ 2n − 1.
+  for (const k of [1, 2, 5, 50]) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += weights[i]! * nodes[i]! ** (2 * k);
+    assert.ok(Math.abs(m - 2 / (2 * k + 1)) < 1e-12, `moment ${2 * k}: ${m}`);
+  }
+  // Each node is a root of P_n to rounding level.
+  for (const i of [0, 1, 17, 2500, 4999, 5000, 9999]) assert.ok(Math.abs(legendreWithDerivative(n, nodes[i]!).p) < 1e-9, `P_n(x_${i})`);
+  assert.throws(() => quadrature('gausslegendre', n + 1), (e: unknown) => e instanceof GradlensError && /n_steps is at most 10000, got 10001/.test(e.message));
+  assert.throws(() => quadrature('riemann_left', 1e9), /at most 10000/);
 });

@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS, METHODS, BASELINES, SETTING_LIMITS, parseBaseline, pa
 import { INTEGRATION_METHODS, parseIntegrationMethod } from '../attr/quadrature.js';
 import { explainClassify, explainQa, explainTokens, explainZeroShot, type Explanation, type TaskName } from '../models/tasks.js';
 import { renderText } from '../viz/text.js';
+import { escapeControls } from '../viz/escape.js';
 import { renderHtml } from '../viz/html.js';
 import { renderSvg } from '../viz/svg.js';
 
@@ -220,7 +221,7 @@ export function registerExplainCommands(program: Command): void {
         if (task === 'qa' && input.question === undefined && input.context === undefined) Object.assign(input, SEED_EXAMPLE);
         if (task === 'qa' && (input.question === undefined || input.context === undefined)) fail('give both --question and --context');
         const result = await runTask(task, model, input, o.target, settings);
-        for (const w of result.warnings) console.error(`gradlens: warning: ${w}`);
+        for (const w of result.warnings) console.error(`gradlens: warning: ${escapeControls(w)}`);
         emit(render(result, o.format as Format, { trueLabel: o.trueLabel, color: !o.out && o.format === 'text' && useColor() }), o.out);
         await model.runner.release();
       });

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { readModelFile, writeModelFile } from '../onnx/model.js';
 import { vjpModel, gradName, cotangentName } from '../autodiff/vjp.js';
 import { summarize, formatSummary } from './inspect.js';
+import { escapeControls } from '../viz/escape.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 
@@ -37,6 +38,6 @@ Example:
   $ gradlens inspect onnx/model.onnx`)
     .action((modelPath: string, opts: { json?: boolean }) => {
       const summary = summarize(readModelFile(modelPath));
-      console.log(opts.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+      console.log(opts.json ? JSON.stringify(summary, null, 2) : formatSummary(summary).split('\n').map(escapeControls).join('\n'));
     });
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { GradlensError } from '../errors.js';
+import { escapeControls } from '../viz/escape.js';
 import { registerGradCommands } from './grad-commands.js';
 import { registerExplainCommands } from './explain-commands.js';
 import { registerBatchCommand } from './batch.js';
@@ -39,8 +40,9 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode;
     }
     if (debug) console.error(e);
-    else if (e instanceof GradlensError) console.error(`gradlens: ${e.message}`);
-    else console.error(`gradlens: internal error: ${(e as Error)?.message ?? String(e)} (run with --debug for details)`);
+    // One line, whatever the message quotes (labels, tensor names, file names): control characters are escaped.
+    else if (e instanceof GradlensError) console.error(`gradlens: ${escapeControls(e.message)}`);
+    else console.error(`gradlens: internal error: ${escapeControls(String((e as Error)?.message ?? e))} (run with --debug for details)`);
     return 1;
   }
 }

@@ -32,18 +32,64 @@ const row = (t: HostTensor, r = 0): number[] => {
   return Array.from(t.data.subarray(r * size, (r + 1) * size) as Float32Array, Number);
 };
 
-function nonEmpty(value: string | undefined, what: string): string {
+function nonEmpty(value: unknown, what: string): string {
+  if (value !== undefined && typeof value !== 'string') fail(`${what} must be a string, got ${Array.isArray(value) ? 'a list' : typeof value}`);
   if (value === undefined || value.trim() === '') fail(`${what} is empty`);
   return value;
+}
+
+/** The declared shape of a graph output (dims: numbers, symbolic names, or null). */
+function declaredShape(model: LoadedModel, name: string): (number | string | null)[] | null {
+  const out = model.onnx.graph?.output?.find((o) => o.name === name);
+  const dims = out?.type?.tensorType?.shape?.dim;
+  if (!dims) return null;
+  return dims.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam ? d.dimParam : null));
+}
+
+/**
+ * The output holding class logits [batch, labels], or a clear refusal: a question-answering model (start/end logits)
+ * or any output with a token axis is not a classifier, whatever labels config.json lists.
+ */
+function classLogits(model: LoadedModel, task: 'classify' | 'zero-shot'): string {
+  const qa = model.outputNames.filter((n) => /start_logits|end_logits/.test(n));
+  if (qa.length > 0) fail(`${model.name} is a question-answering model (outputs ${qa.join(', ')}), not a classifier: use gradlens explain qa`);
+  const name = model.outputNames[0]!;
+  const shape = declaredShape(model, name);
+  if (shape && shape.length !== 2) {
+    fail(`${model.name}'s output ${name} has shape [${shape.join(', ')}]: explain ${task} needs class logits [batch, labels]${shape.length === 3 ? ' (a token-classification model: use gradlens explain tokens)' : ''}`);
+  }
+  const inputShape = model.onnx.graph?.input?.find((i) => i.name === 'input_ids')?.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || null) ?? [];
+  if (shape && typeof shape[1] === 'string' && (inputShape.includes(shape[1]) || /seq|len|token/i.test(shape[1]))) {
+    fail(`${model.name}'s output ${name} has one value per token (shape [${shape.join(', ')}]): explain ${task} needs class logits [batch, labels]`);
+  }
+  return name;
+}
+
+/** Checks the logits a classifier returned against the shape and the labels config.json names. */
+function checkClassLogits(model: LoadedModel, logits: HostTensor, name: string, seq: number, task: string): void {
+  if (logits.dims.length !== 2) fail(`${model.name}'s output ${name} has shape [${logits.dims.join(', ')}]: explain ${task} needs class logits [batch, labels]`);
+  const labels = model.config.id2label ? Object.keys(model.config.id2label).length : undefined;
+  const width = logits.dims[1]!;
+  if (labels !== undefined && labels !== width) {
+    fail(`config.json of ${model.name} names ${labels} labels but the output ${name} has ${width} values${width === seq ? ' (one per token: not a classifier?)' : ''}`);
+  }
 }
 
 function labelsOf(model: LoadedModel, count: number): string[] {
   return Array.from({ length: count }, (_, i) => own(model.config.id2label, String(i)) ?? `LABEL_${i}`);
 }
 
-function resolveLabel(labels: string[], target: string | number | undefined, fallback: number): number {
-  if (target === undefined) return fallback;
-  if (typeof target === 'number' || /^\d+$/.test(target)) {
+/** A target as text: a label name or an index; anything else (an object, a list) is refused. */
+function targetText(target: unknown): string {
+  if (typeof target === 'number' && Number.isInteger(target) && target >= 0) return String(target);
+  if (typeof target !== 'string') fail(`the target must be a label name or an index, got ${JSON.stringify(target)?.slice(0, 40) ?? typeof target}`);
+  return target;
+}
+
+function resolveLabel(labels: string[], raw: string | number | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const target = targetText(raw);
+  if (/^\d+$/.test(target)) {
     const i = Number(target);
     if (i >= labels.length) fail(`target ${i} is out of range: the model has ${labels.length} labels (${labels.join(', ')})`);
     return i;
@@ -97,7 +143,7 @@ export async function explainQa(model: LoadedModel, options: QaOptions, settings
   if (best.s < 0) fail('no answer span fits in the context');
   let [ts, te] = [best.s, best.e];
   if (options.target) {
-    const m = /^(\d+):(\d+)$/.exec(options.target);
+    const m = /^(\d+):(\d+)$/.exec(targetText(options.target));
     if (!m) fail(`--target for qa is "START:END" token positions, got "${options.target}"`);
     [ts, te] = [Number(m[1]), Number(m[2])];
     if (ts >= enc.ids.length || te >= enc.ids.length) fail(`--target ${options.target} is outside the ${enc.ids.length} tokens`);
@@ -122,9 +168,11 @@ export async function explainClassify(model: LoadedModel, options: ClassifyOptio
   const text = nonEmpty(options.text, 'the text');
   if (options.pair !== undefined) nonEmpty(options.pair, 'the text pair');
   const enc = model.tokenizer.encode(text, options.pair, { maxLength: model.maxLength, truncation: 'longest_first' });
-  const outName = model.outputNames[0]!;
+  const outName = classLogits(model, 'classify');
   prewarm(model, settings, [outName], 1, enc.ids.length);
-  const logits = row((await model.runner.forward(feedsFor(model, enc)))[outName]!);
+  const output = (await model.runner.forward(feedsFor(model, enc)))[outName]!;
+  checkClassLogits(model, output, outName, enc.ids.length, 'classify');
+  const logits = row(output);
   const multiLabel = model.config.problem_type === 'multi_label_classification';
   const probs = multiLabel ? logits.map(sigmoid) : softmax(logits);
   const labels = labelsOf(model, logits.length);
@@ -170,6 +218,7 @@ export async function explainTokens(model: LoadedModel, options: TokensOptions, 
     if (targets.length === 0) {
       // No entity: explain the first word token's prediction.
       const pos = enc.special.findIndex((s) => !s);
+      if (pos < 0) fail('the text has no tokens once normalized (only control or unknown characters?)');
       targets = [{ output: outName, target: [pos, perToken[pos]!.index], label: `${enc.tokens[pos]}:${perToken[pos]!.label}`, position: pos, index: perToken[pos]!.index }];
     }
   }
@@ -214,25 +263,31 @@ export interface ZeroShotOptions { text: string; labels: string[]; template?: st
  */
 export async function explainZeroShot(model: LoadedModel, options: ZeroShotOptions, settings: ExplainSettings): Promise<Explanation> {
   const text = nonEmpty(options.text, 'the text');
+  if (!Array.isArray(options.labels) || !options.labels.every((l) => typeof l === 'string')) fail('the candidate labels must be a list of strings');
   const candidates = options.labels.map((l) => l.trim()).filter(Boolean);
   if (candidates.length === 0) fail('give at least one candidate label (--labels a,b,c)');
+  if (options.template !== undefined && typeof options.template !== 'string') fail('the hypothesis template must be a string');
   const template = options.template ?? 'This example is {}.';
+  const outName = classLogits(model, 'zero-shot');
   const label2id = new Map(Object.entries(model.config.label2id ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const id2label = model.config.id2label ?? {};
   const entailment = label2id.get('entailment') ?? Number(Object.entries(id2label).find(([, v]) => v.toLowerCase().startsWith('entail'))?.[0] ?? NaN);
   if (!Number.isInteger(entailment)) fail('zero-shot needs an NLI model whose config labels include "entailment"');
   const encs = candidates.map((c) => model.tokenizer.encode(text, template.replace('{}', c), { maxLength: model.maxLength, truncation: 'only_first' }));
-  prewarm(model, settings, [model.outputNames[0]!], 1);
-  const logits = (await model.runner.forward(feedsFor(model, encs)))[model.outputNames[0]!]!;
+  prewarm(model, settings, [outName], 1);
+  const logits = (await model.runner.forward(feedsFor(model, encs)))[outName]!;
+  checkClassLogits(model, logits, outName, Math.max(...encs.map((e) => e.ids.length)), 'zero-shot');
+  if (entailment >= logits.dims[1]!) fail(`the entailment label's index ${entailment} is outside the model's ${logits.dims[1]} outputs`);
   const scores = softmax(candidates.map((_, i) => row(logits, i)[entailment]!));
   const best = scores.indexOf(Math.max(...scores));
   let chosen = best;
   if (options.target !== undefined) {
-    chosen = candidates.findIndex((c) => c.toLowerCase() === options.target!.toLowerCase());
+    const wanted = targetText(options.target);
+    chosen = candidates.findIndex((c) => c.toLowerCase() === wanted.toLowerCase());
     if (chosen < 0) fail(`unknown label "${options.target}"; the candidates are: ${candidates.join(', ')}`);
   }
   const enc = encs[chosen]!;
-  const attributions = await attributeTokens(model, enc, [{ output: model.outputNames[0]!, target: entailment, label: candidates[chosen]!, index: entailment }], settings);
+  const attributions = await attributeTokens(model, enc, [{ output: outName, target: entailment, label: candidates[chosen]!, index: entailment }], settings);
   const order = scores.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0]);
   return {
     ...base('zero-shot', model, enc, settings),

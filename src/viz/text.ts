@@ -1,20 +1,23 @@
 import type { Explanation } from '../models/tasks.js';
 import { captumRgb } from './colors.js';
+import { escapeControls } from './escape.js';
 import { attributionScore, describePrediction, displayToken, settingsLine } from './report.js';
 
 /** Terminal view: coloured tokens (green positive, red negative) when colour is on, else tokens with values. */
 export function renderText(e: Explanation, color: boolean): string {
-  const lines = [`${e.task} · ${e.model}`, describePrediction(e), settingsLine(e)];
-  for (const w of e.warnings) lines.push(`warning: ${w}`);
+  // Everything that comes from the model or the input is escaped (viz/escape.ts); only our colour codes stay raw.
+  const lines = [`${e.task} · ${e.model}`, describePrediction(e), settingsLine(e)].map(escapeControls);
+  for (const w of e.warnings) lines.push(escapeControls(`warning: ${w}`));
   for (const a of e.attributions) {
     lines.push('');
     const delta = a.delta === null ? '' : `, convergence delta ${a.delta.toExponential(2)}`;
-    lines.push(`[${a.target}] attribution score ${attributionScore(a.per_token).toFixed(4)}${delta}`);
+    lines.push(escapeControls(`[${a.target}] attribution score ${attributionScore(a.per_token).toFixed(4)}${delta}`));
     const toks = e.tokens.map((t, i) => {
       const v = a.normalized[i]!;
-      if (!color) return `${displayToken(t)}(${v >= 0 ? '+' : ''}${v.toFixed(2)})`;
+      const shown = escapeControls(displayToken(t));
+      if (!color) return `${shown}(${v >= 0 ? '+' : ''}${v.toFixed(2)})`;
       const [r, g, b] = captumRgb(v);
-      return `\x1b[48;2;${r};${g};${b}m\x1b[38;2;0;0;0m${displayToken(t)}\x1b[0m`;
+      return `\x1b[48;2;${r};${g};${b}m\x1b[38;2;0;0;0m${shown}\x1b[0m`;
     });
     lines.push(toks.join(' '));
   }

@@ -112,7 +112,8 @@ test('explain tokens and zero-shot on fixture models, every format', async () =>
   assert.equal(JSON.parse(one.stdout).attributions[0].position, 2);
   assertOneLineError(await runCli(['explain', 'tokens', '-t', 'Ada', '--model', ner, '--token', '99']), /--token 99 is outside/);
   assertOneLineError(await runCli(['explain', 'zero-shot', '-t', 'x', '--labels', ' , ', '--model', nli]), /at least one candidate label/);
-  assertOneLineError(await runCli(['explain', 'zero-shot', '-t', 'x', '--labels', 'a,b', '--model', fixture('models', 'bert-ner')]), /entailment/);
+  assertOneLineError(await runCli(['explain', 'zero-shot', '-t', 'x', '--labels', 'a,b', '--model', fixture('models', 'bert-ner')]), /explain zero-shot needs class logits \[batch, labels\] \(a token-classification model: use gradlens explain tokens\)/);
+  assertOneLineError(await runCli(['explain', 'zero-shot', '-t', 'x', '--labels', 'a,b', '--model', fixture('models', 'distilbert-cls')]), /needs an NLI model whose config labels include "entailment"/);
 });
 
 test('--help with examples on every command, --version', async () => {

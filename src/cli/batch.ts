@@ -47,6 +47,8 @@ Examples:
     .action(async (o: BatchOptions & { task: TaskName; input: string }) => {
       if (!o.out) fail('batch needs --out results.jsonl (the file it appends to and resumes from)');
       if (o.format !== 'text' && o.format !== 'json') fail('batch writes JSONL; --format does not apply');
+      // Silently ignoring it would explain other targets than the user asked for.
+      if (o.target !== undefined) fail('batch takes each line\'s own "target" field; --target does not apply (add "target" to the input lines)');
       await runBatch(o.task, o.input, o.out, o);
     });
 }

@@ -462,3 +462,11 @@ setInterval(() => {}, 1000);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(assertExactlyOnce(out, ids).map((x) => x.id), ids);
 });
+
+test('batch: --target is refused (each line has its own "target"), not silently ignored', async () => {
+  const dir = tmp();
+  const input = join(dir, 'in.jsonl');
+  writeFileSync(input, `${JSON.stringify({ text: 'I loved it' })}\n`);
+  assertOneLineError(await runCli(['batch', '--task', 'classify', '--input', input, '--out', join(dir, 'out.jsonl'), '--target', 'negative']), /--target does not apply \(add "target" to the input lines\)/);
+  assert.ok(!existsSync(join(dir, 'out.jsonl')));
+});

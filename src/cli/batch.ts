@@ -1,13 +1,13 @@
 import { Command, Option } from 'commander';
 import {
-  createReadStream, existsSync, openSync, closeSync, readSync, fstatSync, ftruncateSync, writeSync, fsyncSync,
+  existsSync, openSync, closeSync, fstatSync, ftruncateSync, writeSync, fsyncSync,
   readFileSync, renameSync, unlinkSync, statSync, linkSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import cliProgress from 'cli-progress';
 import { fail, GradlensError } from '../errors.js';
+import { LIMITS, byteLines, openRegularFile } from '../io/files.js';
 import { TASKS, type TaskName } from '../models/tasks.js';
 import { addCommonOptions, modelFor, runTask, settingsFrom, type CommonCliOptions, type TaskInput } from './explain-commands.js';
 
@@ -62,20 +62,34 @@ export async function runBatch(task: TaskName, input: string, out: string, o: Ba
   if (!existsSync(input)) fail(`cannot read ${input}: no such file`);
   const settings = settingsFrom(o);
   const meta = batchMeta(task, input, o, settings);
-  const ids = await scanInput(input);
-  const lock = acquireLock(out);
+  // The input is read through one descriptor (a regular file of bounded size), twice: the pre-pass, then the run.
+  const source = { ...openRegularFile(input, LIMITS.batchInput, input), path: input };
   try {
-    const { done, retried } = prepareOutput(out, meta, o);
-    return await runLines(task, input, out, o, settings, meta, ids, done, retried, lock, parent);
+    const ids = scanInput(source);
+    const lock = acquireLock(out);
+    try {
+      const { done, retried } = prepareOutput(out, meta, o);
+      return await runLines(task, source, out, o, settings, meta, ids, done, retried, lock, parent);
+    } finally {
+      lock.release();
+    }
   } finally {
-    lock.release();
+    closeSync(source.fd);
   }
+}
+
+/** The batch input: an open regular file. */
+interface InputFile { fd: number; size: number; path: string }
+
+/** The input's lines (the last one may lack its "\n"), decoded; each at most LIMITS.batchLine bytes. */
+function* inputLines(input: InputFile): Generator<string> {
+  for (const { bytes } of byteLines(input.fd, input.size, { last: true, maxLine: LIMITS.batchLine, what: input.path })) yield bytes.toString('utf8');
 }
 
 type StopReason = { code: number; why: string };
 
 async function runLines(
-  task: TaskName, input: string, out: string, o: BatchOptions, settings: ReturnType<typeof settingsFrom>, meta: BatchMeta,
+  task: TaskName, input: InputFile, out: string, o: BatchOptions, settings: ReturnType<typeof settingsFrom>, meta: BatchMeta,
   ids: (string | undefined)[], done: Set<string>, retried: number, lock: Lock, parent: number,
 ): Promise<{ done: number; skipped: number; errors: number }> {
   let stop: StopReason | undefined;
@@ -110,7 +124,6 @@ async function runLines(
   }
   let fd: number | undefined;
   const stats = { done: 0, skipped: 0, errors: 0 };
-  const lines = createInterface({ input: createReadStream(input, 'utf8'), crlfDelay: Infinity });
   const bar = new cliProgress.SingleBar({
     format: 'gradlens batch |{bar}| {value}/{total} lines · {rate}/s · ETA {eta_formatted}',
     stream: process.stderr, hideCursor: false, noTTYOutput: false, notTTYSchedule: 5000, etaBuffer: 50,
@@ -126,12 +139,12 @@ async function runLines(
     bar.start(ids.length, 0, { rate: '0.0' });
     const started = Date.now();
     let index = 0;
-    for await (const line of lines) {
+    for (const line of inputLines(input)) {
       if (stop) break;
       const lineNo = index++;
       if (line.trim() === '') { bar.increment(); continue; }
       const parsed = parseLine(line, lineNo);
-      if (parsed.id !== ids[lineNo]) fail(`${input} changed while the batch ran (line ${lineNo + 1}); rerun the same command`);
+      if (parsed.id !== ids[lineNo]) fail(`${input.path} changed while the batch ran (line ${lineNo + 1}); rerun the same command`);
       const id = parsed.id;
       if (done.has(id)) { stats.skipped++; bar.increment(); continue; }
       const result = await explainLine(task, model, parsed, settings);
@@ -141,12 +154,11 @@ async function runLines(
       stats.done++;
       bar.increment(1, { rate: (stats.done / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(1) });
     }
-    if (index < ids.length && !stop) fail(`${input} changed while the batch ran (it has fewer lines); rerun the same command`);
+    if (index < ids.length && !stop) fail(`${input.path} changed while the batch ran (it has fewer lines); rerun the same command`);
   } finally {
     bar.stop();
     cleanup();
     if (fd !== undefined) closeSync(fd);
-    lines.close();
     await model.runner.release();
   }
   const summary = `${stats.done} new results, ${stats.skipped} already done, ${stats.errors} errors → ${out}`;
@@ -218,26 +230,20 @@ function parseLine(line: string, lineNo: number): ParsedLine & { badId?: unknown
  * The pre-pass: every line's id (undefined for blank lines), before any work. Refuses ids that are not a string or
  * a finite number, and duplicate ids (after normalisation; generated "line:N" ids included).
  */
-async function scanInput(input: string): Promise<(string | undefined)[]> {
+function scanInput(input: InputFile): (string | undefined)[] {
   const ids: (string | undefined)[] = [];
   const seen = new Map<string, number>();
-  try {
-    const lines = createInterface({ input: createReadStream(input, 'utf8'), crlfDelay: Infinity });
-    for await (const line of lines) {
-      const lineNo = ids.length;
-      if (line.trim() === '') { ids.push(undefined); continue; }
-      const p = parseLine(line, lineNo);
-      if ('badId' in p) fail(`line ${lineNo + 1} of ${input}: "id" must be a string or a finite number, got ${describe(p.badId)}`);
-      const first = seen.get(p.id);
-      if (first !== undefined) {
-        fail(`duplicate id ${JSON.stringify(p.id)} on lines ${first + 1} and ${lineNo + 1} of ${input} (ids must be unique; a line without "id" has the id "line:N", N its 0-based line index)`);
-      }
-      seen.set(p.id, lineNo);
-      ids.push(p.id);
+  for (const line of inputLines(input)) {
+    const lineNo = ids.length;
+    if (line.trim() === '') { ids.push(undefined); continue; }
+    const p = parseLine(line, lineNo);
+    if ('badId' in p) fail(`line ${lineNo + 1} of ${input.path}: "id" must be a string or a finite number, got ${describe(p.badId)}`);
+    const first = seen.get(p.id);
+    if (first !== undefined) {
+      fail(`duplicate id ${JSON.stringify(p.id)} on lines ${first + 1} and ${lineNo + 1} of ${input.path} (ids must be unique; a line without "id" has the id "line:N", N its 0-based line index)`);
     }
-  } catch (e) {
-    if (e instanceof GradlensError) throw e;
-    fail(`cannot read ${input}: ${errorCode(e)}`);
+    seen.set(p.id, lineNo);
+    ids.push(p.id);
   }
   return ids;
 }
@@ -377,8 +383,10 @@ function prepareOutput(out: string, meta: BatchMeta, o: BatchOptions): { done: S
     if (recorded?.gradlens !== 'batch' || recorded.version !== 1) notOurs(out, `${metaPath(out)} is not a gradlens batch record`);
     // Read-only scan first: nothing is cut off a file that turns out not to be ours.
     const errorLines: boolean[] = [];
-    let count = 0;
-    const end = forEachLine(fd, size, (bytes) => {
+    let count = 0, end = 0;
+    for (const line of byteLines(fd, size, { what: out })) {
+      const bytes = line.bytes;
+      end = line.end;
       count++;
       let r: unknown;
       try {
@@ -392,7 +400,7 @@ function prepareOutput(out: string, meta: BatchMeta, o: BatchOptions): { done: S
       const isError = 'error' in rec!;
       errorLines.push(isError);
       if (!(isError && o.retryErrors)) done.add(id);
-    });
+    }
     const diffs = metaDiff(recorded, meta);
     if (diffs.length && !o.force) {
       fail(`${out} was written with other settings: ${diffs.join(', ')}; rerun with the same options, or pass --force to run the remaining lines with the new ones`);
@@ -400,7 +408,9 @@ function prepareOutput(out: string, meta: BatchMeta, o: BatchOptions): { done: S
     const retried = o.retryErrors ? errorLines.filter(Boolean).length : 0;
     if (retried) {
       let k = 0;
-      rewriteAtomic(out, (emit) => forEachLine(fd, size, (bytes) => { if (!errorLines[k++]) emit(bytes); }));
+      rewriteAtomic(out, (emit) => {
+        for (const { bytes } of byteLines(fd, size, { what: out })) if (!errorLines[k++]) emit(bytes);
+      });
     } else if (end < size) {
       try {
         ftruncateSync(fd, end);
@@ -415,35 +425,14 @@ function prepareOutput(out: string, meta: BatchMeta, o: BatchOptions): { done: S
   }
 }
 
-/**
- * Calls onLine with each complete line's bytes (no "\n"; valid only during the call), split on 0x0A bytes so a
- * multi-byte character across a read boundary stays whole. Returns the byte offset after the last "\n".
- */
-function forEachLine(fd: number, size: number, onLine: (bytes: Buffer) => void): number {
-  const chunk = Buffer.alloc(1 << 20);
-  let pending: Buffer[] = [];
-  let offset = 0, end = 0;
-  while (offset < size) {
-    const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
-    if (n <= 0) break;
-    const view = chunk.subarray(0, n);
-    let from = 0, nl: number;
-    while ((nl = view.indexOf(10, from)) !== -1) {
-      const piece = view.subarray(from, nl);
-      onLine(pending.length ? Buffer.concat([...pending, piece]) : piece);
-      pending = [];
-      from = nl + 1;
-      end = offset + from;
-    }
-    if (from < n) pending.push(Buffer.from(view.subarray(from)));
-    offset += n;
-  }
-  return end;
+/** Writes every byte of buf (writeSync may write fewer). */
+function writeFully(fd: number, buf: Buffer): void {
+  for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
 }
 
 function writeAll(fd: number, path: string, buf: Buffer): void {
   try {
-    for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
+    writeFully(fd, buf);
     fsyncSync(fd);
   } catch (e) {
     fail(`cannot write ${path}: ${errorCode(e)}`);
@@ -468,8 +457,7 @@ function rewriteAtomic(path: string, fill: (emit: (bytes: Buffer) => void) => vo
     const NL = Buffer.from('\n');
     let parts: Buffer[] = [], bytes = 0;
     const flush = () => {
-      const buf = Buffer.concat(parts);
-      for (let off = 0; off < buf.length;) off += writeSync(fd!, buf, off, buf.length - off);
+      writeFully(fd!, Buffer.concat(parts));
       parts = [];
       bytes = 0;
     };

@@ -24,8 +24,9 @@ export const LIMITS = {
   model: 2 * GiB - 1,
   /** A text argument read from a file or stdin (-t @file). */
   text: 16 * MiB,
-  /** A batch input file (JSONL). */
+  /** A batch input file (JSONL), and one line of it. */
   batchInput: 16 * GiB,
+  batchLine: 64 * MiB,
 } as const;
 
 export const formatBytes = (n: number): string =>
@@ -45,10 +46,11 @@ function kindOf(st: Stats): string {
 }
 
 /**
- * Reads a whole regular file of at most `maxBytes` bytes. `what` names it in errors (a path or "config.json of …").
- * With `offset`/`length`, reads that range only (which must lie inside the file).
+ * Opens a regular file of at most `maxBytes` bytes for reading: the size is checked before opening, the file is
+ * opened non-blocking and checked again on the descriptor (it may have been replaced in between). The caller closes
+ * the descriptor and reads at most `size` bytes. `what` names the file in errors.
  */
-export function readRegularFile(path: string, maxBytes: number, what = path, range?: { offset: number; length: number }): Buffer {
+export function openRegularFile(path: string, maxBytes: number, what = path, range?: { offset: number; length: number }): { fd: number; size: number } {
   let st: Stats;
   try {
     st = statSync(path);
@@ -64,11 +66,24 @@ export function readRegularFile(path: string, maxBytes: number, what = path, ran
     fail(`cannot read ${what}: ${errCode(e)}`);
   }
   try {
-    // The file may have been replaced between stat and open: check what was actually opened.
     const fst = fstatSync(fd);
     checkRegular(fst, what, maxBytes, range);
+    return { fd, size: fst.size };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/**
+ * Reads a whole regular file of at most `maxBytes` bytes (see openRegularFile). With `offset`/`length`, reads that
+ * range only (which must lie inside the file).
+ */
+export function readRegularFile(path: string, maxBytes: number, what = path, range?: { offset: number; length: number }): Buffer {
+  const { fd, size } = openRegularFile(path, maxBytes, what, range);
+  try {
     const offset = range?.offset ?? 0;
-    const length = range?.length ?? fst.size;
+    const length = range?.length ?? size;
     const buf = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
@@ -85,6 +100,51 @@ export function readRegularFile(path: string, maxBytes: number, what = path, ran
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The lines of the first `size` bytes of `fd`, split on 0x0A bytes (so a multi-byte character across a read
+ * boundary stays whole), without the "\n" (and a "\r" before it). `end` is the offset after the line's "\n".
+ * A final line without "\n" is yielded only with `last` (an input's last line; for an output it is a torn write).
+ * A line longer than `maxLine` bytes is refused. Each yielded buffer is valid until the next step.
+ */
+export function* byteLines(fd: number, size: number, options: { last?: boolean; maxLine?: number; what?: string } = {}): Generator<{ bytes: Buffer; end: number }> {
+  const { last = false, maxLine = Infinity, what = 'the file' } = options;
+  const chunk = Buffer.alloc(1 << 20);
+  let pending: Buffer[] = [], pendingBytes = 0;
+  let offset = 0;
+  let lineNo = 0;
+  const line = (piece: Buffer): Buffer => {
+    lineNo++;
+    const whole = pending.length ? Buffer.concat([...pending, piece]) : piece;
+    pending = [];
+    pendingBytes = 0;
+    return whole.length > 0 && whole[whole.length - 1] === 13 ? whole.subarray(0, whole.length - 1) : whole;
+  };
+  while (offset < size) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, Math.min(chunk.length, size - offset), offset);
+    } catch (e) {
+      fail(`cannot read ${what}: ${errCode(e)}`);
+    }
+    if (n <= 0) break;
+    const view = chunk.subarray(0, n);
+    let from = 0, nl: number;
+    while ((nl = view.indexOf(10, from)) !== -1) {
+      if (pendingBytes + nl - from > maxLine) fail(`line ${lineNo + 1} of ${what} is longer than ${formatBytes(maxLine)}`);
+      const bytes = line(view.subarray(from, nl));
+      from = nl + 1;
+      yield { bytes, end: offset + from };
+    }
+    if (from < n) {
+      pendingBytes += n - from;
+      if (pendingBytes > maxLine) fail(`line ${lineNo + 1} of ${what} is longer than ${formatBytes(maxLine)}`);
+      pending.push(Buffer.from(view.subarray(from)));
+    }
+    offset += n;
+  }
+  if (last && pending.length) yield { bytes: line(Buffer.alloc(0)), end: offset };
 }
 
 function checkRegular(st: Stats, what: string, maxBytes: number, range?: { offset: number; length: number }): void {

@@ -1,25 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, BIN } from './run-cli.js';
+import { runCli, BIN, assertOneLineError } from './run-cli.js';
 import { ROOT, fixture } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gradlens-batch-'));
 const SEED_ANSWER = 'to include, empower and support humans of all kinds';
 const SEED = { question: 'What is important to us?', context: 'It is important to us to include, empower and support humans of all kinds.' };
-
-/** A user error: non-zero exit, exactly one line on stderr starting with "gradlens:", no stack trace. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, 'non-zero exit');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^gradlens: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
 
 /** The output's lines, each parsed (a line that does not parse fails the test). */
 function results(out: string): any[] {
@@ -469,4 +459,16 @@ test('batch: --target is refused (each line has its own "target"), not silently 
   writeFileSync(input, `${JSON.stringify({ text: 'I loved it' })}\n`);
   assertOneLineError(await runCli(['batch', '--task', 'classify', '--input', input, '--out', join(dir, 'out.jsonl'), '--target', 'negative']), /--target does not apply \(add "target" to the input lines\)/);
   assert.ok(!existsSync(join(dir, 'out.jsonl')));
+});
+
+test('batch: an input that is a FIFO or a device, or has an absurdly long line, is refused in one line without hanging', async () => {
+  const dir = tmp();
+  const fifo = join(dir, 'in.fifo');
+  execFileSync('mkfifo', [fifo]);
+  assertOneLineError(await runCli(['batch', '--task', 'classify', '--input', fifo, '--out', join(dir, 'a.jsonl')]), /in\.fifo is a FIFO, not a regular file/);
+  assertOneLineError(await runCli(['batch', '--task', 'classify', '--input', '/dev/zero', '--out', join(dir, 'b.jsonl')]), /\/dev\/zero is a character device, not a regular file/);
+  const long = join(dir, 'long.jsonl');
+  writeFileSync(long, `${JSON.stringify({ text: 'fine' })}\n${'a'.repeat(65 * 1024 * 1024)}`);
+  assertOneLineError(await runCli(['batch', '--task', 'classify', '--input', long, '--out', join(dir, 'c.jsonl')]), /line 2 of .*long\.jsonl is longer than 64\.0 MiB/);
+  for (const f of ['a.jsonl', 'b.jsonl', 'c.jsonl']) assert.ok(!existsSync(join(dir, f)), `${f} not created`);
 });

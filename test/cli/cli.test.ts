@@ -3,21 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './run-cli.js';
+import { runCli, assertOneLineError } from './run-cli.js';
 import { ROOT, fixture } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gradlens-cli-'));
 const SEED_ANSWER = 'to include, empower and support humans of all kinds';
-
-/** A user error: non-zero exit, exactly one line on stderr starting with "gradlens:", no stack trace. */
-function assertOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.notEqual(r.code, 0, 'non-zero exit');
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^gradlens: /);
-  assert.match(lines[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-}
 
 test('explain qa with no arguments answers the walkthrough example on the demo model', async () => {
   const r = await runCli(['explain', 'qa', '--steps', '16']);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeModel, encodeModel } from '../../src/onnx/model.js';
 import { escapeControls } from '../../src/viz/escape.js';
-import { runCli } from '../cli/run-cli.js';
+import { runCli, assertOneLineError } from '../cli/run-cli.js';
 import { ROOT, fixture } from '../helpers.js';
 
 const copy = (src: string) => {
@@ -16,8 +16,7 @@ const copy = (src: string) => {
 };
 const oneLine = (r: { code: number; stderr: string }, pattern: RegExp) => {
   assert.equal(r.code, 1, r.stderr);
-  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-  assert.match(r.stderr, pattern);
+  assertOneLineError(r, pattern);
 };
 
 test('explain classify / zero-shot on a QA model is refused (by output names, and by shapes when renamed)', async () => {

@@ -13,8 +13,7 @@ import { Graph } from '../graph/graph.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Dim } from '../graph/dims.js';
 import { fail } from '../errors.js';
-
-const ELEMENT_BYTES: Partial<Record<number, number>> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+import { elementBytes } from '../onnx/tensor.js';
 
 interface Analysis { symbols: Map<string, 'batch' | 'seq'>; values: Map<string, { type: number; shape: Dim[] }> }
 const cache = new WeakMap<ModelProto, Analysis>();
@@ -45,7 +44,7 @@ function analyse(model: ModelProto): Analysis {
 
 /** Bytes of one row of a value: the batch symbol counts 1; the sequence symbol and unknown dims count `sequenceLength`. */
 function rowBytes(a: Analysis, v: { type: number; shape: Dim[] }, sequenceLength: number): number {
-  let n = ELEMENT_BYTES[v.type] ?? 4;
+  let n = elementBytes(v.type) ?? 4;
   for (const d of v.shape) {
     if (typeof d === 'number') n *= d;
     else if (typeof d === 'string' && a.symbols.get(d) === 'batch') continue;

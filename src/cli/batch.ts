@@ -9,7 +9,7 @@ import cliProgress from 'cli-progress';
 import { fail, GradlensError } from '../errors.js';
 import { LIMITS, byteLines, openRegularFile } from '../io/files.js';
 import { TASKS, type TaskName } from '../models/tasks.js';
-import { addCommonOptions, modelFor, runTask, settingsFrom, type CommonCliOptions, type TaskInput } from './explain-commands.js';
+import { addCommonOptions, demoModel, modelFor, runTask, settingsFrom, type CommonCliOptions, type TaskInput } from './explain-commands.js';
 
 /**
  * Resumable batch runs: JSONL in, JSONL out, exactly one result line per input line, keyed by the input's "id"
@@ -320,12 +320,9 @@ interface BatchMeta {
 
 const metaPath = (out: string) => `${out}.meta.json`;
 
-const DEMO: Partial<Record<TaskName, string>> = { qa: 'demo/qa', classify: 'demo/sentiment' };
-
 function batchMeta(task: TaskName, input: string, o: BatchOptions, s: ReturnType<typeof settingsFrom>): BatchMeta {
   // A local folder is recorded by its absolute path (the same folder from another directory is the same model).
-  const model = o.model === undefined ? DEMO[task] : existsSync(o.model) ? resolve(o.model) : o.model;
-  if (model === undefined) fail(`no demo model for ${task}: pass --model (a folder or Hugging Face Hub id)`);
+  const model = o.model === undefined ? demoModel(task).name : existsSync(o.model) ? resolve(o.model) : o.model;
   return {
     gradlens: 'batch', version: 1, task, model,
     settings: {

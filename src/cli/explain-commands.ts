@@ -4,7 +4,7 @@ import { freemem } from 'node:os';
 import { fail } from '../errors.js';
 import { LIMITS, formatBytes, readTextFile } from '../io/files.js';
 import { DEMO_MODELS, loadModel, type LoadedModel } from '../models/load.js';
-import { DEFAULT_SETTINGS, METHODS, BASELINES, SETTING_LIMITS, parseBaseline, parseMethod, parseSteps, type ExplainSettings } from '../models/explain.js';
+import { DEFAULT_SETTINGS, METHODS, BASELINES, SETTING_LIMITS, parseBaseline, parseIntIn, parseMethod, parseSteps, type ExplainSettings } from '../models/explain.js';
 import { INTEGRATION_METHODS, parseIntegrationMethod } from '../attr/quadrature.js';
 import { explainClassify, explainQa, explainTokens, explainZeroShot, type Explanation, type TaskName } from '../models/tasks.js';
 import { renderText } from '../viz/text.js';
@@ -71,15 +71,9 @@ async function readStdin(maxBytes: number, flag: string): Promise<string> {
 export function parseSize(value: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
   const n = m ? Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
-  if (!(n >= 1) || !Number.isFinite(n)) fail(`${flag} must be a size such as 4G, 512M or a number of bytes, got ${value.slice(0, 40)}`);
+  if (!(n >= 1 && n <= 2 ** 50)) fail(`${flag} must be a size such as 4G, 512M or a number of bytes (at most 1024T), got ${value.slice(0, 40)}`);
   return Math.floor(n);
 }
-
-const boundedInt = (flag: string, max: number) => (v: string) => {
-  const n = /^\d{1,12}$/.test(v) ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > max) fail(`${flag} must be an integer from 1 to ${max}, got ${v.slice(0, 40)}`);
-  return n;
-};
 
 /** The memory a run may use: what the system reports available (MemAvailable), within a cgroup limit if any. */
 export function availableMemory(): number {
@@ -104,7 +98,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--seed <n>', 'random seed, 0–4294967295 (smoothgrad, gradient-shap)', String(DEFAULT_SETTINGS.seed))
     .option('--stdevs <x>', `noise standard deviation in the layer, 0–${SETTING_LIMITS.stdevs} (smoothgrad, gradient-shap)`, String(DEFAULT_SETTINGS.stdevs))
     .option('--samples <n>', `noise samples, 1–${SETTING_LIMITS.samples} (smoothgrad; gradient-shap uses 4×); refused when they would not fit in memory`, String(DEFAULT_SETTINGS.samples))
-    .option('--memory-budget <size>', 'memory a run may use, e.g. 4G or 512M (default: the memory available)')
+    .option('--memory-budget <size>', 'memory a run may use, e.g. 4G or 512M, at most 1024T (default: the memory available)')
     .option('--true-label <label>', 'shown in the HTML report\'s True Label column')
     .option('--offline', 'never download: use local folders and the Hub cache only (also HF_HUB_OFFLINE=1)');
 }
@@ -112,17 +106,16 @@ export function addCommonOptions(cmd: Command): Command {
 export function settingsFrom(o: CommonCliOptions): ExplainSettings {
   const stdevs = Number(o.stdevs);
   if (!(stdevs >= 0 && stdevs <= SETTING_LIMITS.stdevs)) fail(`--stdevs must be a number from 0 to ${SETTING_LIMITS.stdevs}, got ${o.stdevs.slice(0, 40)}`);
-  const seed = /^\d{1,10}$/.test(o.seed) ? Number(o.seed) : NaN;
-  if (!Number.isInteger(seed) || seed > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got ${o.seed.slice(0, 40)}`);
+  const seed = parseIntIn(o.seed, '--seed', 0, 0xffffffff);
   return {
     method: parseMethod(o.method),
     steps: parseSteps(o.steps),
     integration: parseIntegrationMethod(o.integration),
-    internalBatchSize: o.internalBatchSize === undefined ? undefined : boundedInt('--internal-batch-size', SETTING_LIMITS.internalBatchSize)(o.internalBatchSize),
+    internalBatchSize: o.internalBatchSize === undefined ? undefined : parseIntIn(o.internalBatchSize, '--internal-batch-size', 1, SETTING_LIMITS.internalBatchSize),
     baseline: parseBaseline(o.baseline),
     seed,
     stdevs,
-    samples: boundedInt('--samples', SETTING_LIMITS.samples)(o.samples),
+    samples: parseIntIn(o.samples, '--samples', 1, SETTING_LIMITS.samples),
     memoryBudget: o.memoryBudget === undefined ? availableMemory() : parseSize(o.memoryBudget, '--memory-budget'),
   };
 }
@@ -133,13 +126,21 @@ export const SEED_EXAMPLE = {
   context: 'It is important to us to include, empower and support humans of all kinds.',
 };
 
-const DEFAULT_MODEL: Partial<Record<TaskName, string>> = { qa: DEMO_MODELS.qa, classify: DEMO_MODELS.sentiment };
+/** The embedded demo model of each task that has one: its folder, and its name in reports and batch records. */
+const DEMOS: Partial<Record<TaskName, { dir: string; name: string }>> = {
+  qa: { dir: DEMO_MODELS.qa, name: 'demo/qa' },
+  classify: { dir: DEMO_MODELS.sentiment, name: 'demo/sentiment' },
+};
+
+/** The demo model of a task (used when --model is not given); a clear error for tasks without one. */
+export function demoModel(task: TaskName): { dir: string; name: string } {
+  return DEMOS[task] ?? fail(`no demo model for ${task}: pass --model (a folder or Hugging Face Hub id)`);
+}
 
 export async function modelFor(task: TaskName, o: CommonCliOptions): Promise<LoadedModel> {
-  const spec = o.model ?? DEFAULT_MODEL[task];
-  if (!spec) fail(`no demo model for ${task}: pass --model (a folder or Hugging Face Hub id)`);
-  const model = await loadModel(spec, { offline: o.offline, layer: o.layer });
-  if (!o.model) model.name = `demo/${task === 'qa' ? 'qa' : 'sentiment'} (embedded demo model)`;
+  const demo = o.model === undefined ? demoModel(task) : undefined;
+  const model = await loadModel(o.model ?? demo!.dir, { offline: o.offline, layer: o.layer });
+  if (demo) model.name = `${demo.name} (embedded demo model)`;
   return model;
 }
 

@@ -70,11 +70,15 @@ export function parseBaseline(name: string): BaselineKind {
   return name as BaselineKind;
 }
 
-export function parseSteps(value: string | number): number | 'auto' {
-  if (value === 'auto') return 'auto';
-  const n = typeof value === 'number' ? value : /^\d{1,12}$/.test(value) ? Number(value) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > SETTING_LIMITS.steps) fail(`--steps must be an integer from 1 to ${SETTING_LIMITS.steps} or "auto", got ${String(value).slice(0, 40)}`);
+/** An option's integer: digits only (not "1e3", "0x10" or "-1"), from `min` to `max`; else one clear error. */
+export function parseIntIn(value: string | number, flag: string, min: number, max: number, alternative = ''): number {
+  const n = typeof value === 'number' ? value : /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) fail(`${flag} must be an integer from ${min} to ${max}${alternative}, got ${String(value).slice(0, 40)}`);
   return n;
+}
+
+export function parseSteps(value: string | number): number | 'auto' {
+  return value === 'auto' ? 'auto' : parseIntIn(value, '--steps', 1, SETTING_LIMITS.steps, ' or "auto"');
 }
 
 export { parseIntegrationMethod };

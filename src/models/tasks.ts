@@ -38,10 +38,10 @@ function nonEmpty(value: unknown, what: string): string {
   return value;
 }
 
-/** The declared shape of a graph output (dims: numbers, symbolic names, or null). */
-function declaredShape(model: LoadedModel, name: string): (number | string | null)[] | null {
-  const out = model.onnx.graph?.output?.find((o) => o.name === name);
-  const dims = out?.type?.tensorType?.shape?.dim;
+/** The declared shape of a graph output (or input): dims are numbers, symbolic names, or null. */
+function declaredShape(model: LoadedModel, name: string, side: 'output' | 'input' = 'output'): (number | string | null)[] | null {
+  const value = model.onnx.graph?.[side]?.find((o) => o.name === name);
+  const dims = value?.type?.tensorType?.shape?.dim;
   if (!dims) return null;
   return dims.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam ? d.dimParam : null));
 }
@@ -58,7 +58,7 @@ function classLogits(model: LoadedModel, task: 'classify' | 'zero-shot'): string
   if (shape && shape.length !== 2) {
     fail(`${model.name}'s output ${name} has shape [${shape.join(', ')}]: explain ${task} needs class logits [batch, labels]${shape.length === 3 ? ' (a token-classification model: use gradlens explain tokens)' : ''}`);
   }
-  const inputShape = model.onnx.graph?.input?.find((i) => i.name === 'input_ids')?.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || null) ?? [];
+  const inputShape = declaredShape(model, 'input_ids', 'input') ?? [];
   if (shape && typeof shape[1] === 'string' && (inputShape.includes(shape[1]) || /seq|len|token/i.test(shape[1]))) {
     fail(`${model.name}'s output ${name} has one value per token (shape [${shape.join(', ')}]): explain ${task} needs class logits [batch, labels]`);
   }

@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { ConfinedFolder, LIMITS, formatBytes, readRegularFile } from '../io/files.js';
 import { onnx, type ModelProto, type TensorProto } from './proto.js';
 import { fail } from '../errors.js';
+import { elementBytes } from './tensor.js';
 
 const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
 
@@ -77,17 +78,18 @@ export function readModelFile(path: string, options: ReadModelOptions = {}): Mod
   const abs = resolve(path);
   const base = dirname(abs);
   let bytes: Uint8Array;
+  let folder: ConfinedFolder;
   if (options.root !== undefined) {
-    const folder = new ConfinedFolder(options.root, base);
+    folder = new ConfinedFolder(options.root, base);
     bytes = folder.read(basename(abs), LIMITS.model, basename(abs));
-    const model = decodeModel(bytes, path);
-    inlineExternalData(model, folder, bytes.length);
-    return model;
+  } else {
+    // A path the user named: it may be a link; its external data stays in its folder.
+    if (!existsSync(abs)) fail(`model file not found: ${path}`);
+    bytes = readRegularFile(abs, LIMITS.model, path);
+    folder = new ConfinedFolder(base);
   }
-  if (!existsSync(abs)) fail(`model file not found: ${path}`);
-  bytes = readRegularFile(abs, LIMITS.model, path);
   const model = decodeModel(bytes, path);
-  inlineExternalData(model, new ConfinedFolder(base, base), bytes.length);
+  inlineExternalData(model, folder, bytes.length);
   return model;
 }
 
@@ -98,11 +100,6 @@ export function writeModelFile(path: string, model: ModelProto): void {
     fail(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }
-
-/** Bytes per element of the fixed-size tensor types (strings have none). */
-const ELEMENT_BYTES: Partial<Record<number, number>> = {
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
-};
 
 /**
  * Moves every external tensor's bytes into rawData so the model is self-contained in memory, including tensors of
@@ -141,7 +138,7 @@ function nonNegativeInt(text: string, what: string): number {
 }
 
 function expectedBytes(t: onnx.TensorProto): number | undefined {
-  const size = ELEMENT_BYTES[t.dataType ?? 0];
+  const size = elementBytes(t.dataType ?? 0);
   if (size === undefined) return undefined;
   let n = size;
   for (const d of t.dims ?? []) {

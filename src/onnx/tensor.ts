@@ -11,6 +11,13 @@ export function dataTypeName(t: number): string {
   return onnx.TensorProto.DataType[t] ?? `type ${t}`;
 }
 
+/** Bytes per element of the fixed-size tensor types (undefined for strings and unknown types). */
+const ELEMENT_BYTES: Partial<Record<number, number>> = {
+  [DT.FLOAT]: 4, [DT.UINT8]: 1, [DT.INT8]: 1, [DT.UINT16]: 2, [DT.INT16]: 2, [DT.INT32]: 4, [DT.INT64]: 8, [DT.BOOL]: 1,
+  [DT.FLOAT16]: 2, [DT.DOUBLE]: 8, [DT.UINT32]: 4, [DT.UINT64]: 8, [DT.COMPLEX64]: 8, [DT.COMPLEX128]: 16, [DT.BFLOAT16]: 2,
+};
+export const elementBytes = (t: number): number | undefined => ELEMENT_BYTES[t];
+
 export type NumericArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
 
 /** Reads the values of a TensorProto as plain numbers (ints, floats, bools); for small constants. */

@@ -60,6 +60,7 @@ test('absurd settings are refused in one line before any work, with the limits s
     [['--stdevs', '1e300'], /--stdevs must be a number from 0 to 1000000/],
     [['--seed', '1.5'], /--seed must be an integer/],
     [['--memory-budget', 'lots'], /--memory-budget must be a size/],
+    [['--memory-budget', '2000T'], /--memory-budget must be a size .*at most 1024T/],
   ];
   for (const [args, pattern] of cases) {
     const r = await runCli(['explain', 'qa', ...args]);

@@ -13,6 +13,7 @@ import { Graph } from '../graph/graph.js';
 import { inferShapes } from '../graph/shapes.js';
 import type { Dim } from '../graph/dims.js';
 import { fail } from '../errors.js';
+import { formatBytes } from '../units.js';
 import { elementBytes } from '../onnx/tensor.js';
 
 interface Analysis { symbols: Map<string, 'batch' | 'seq'>; values: Map<string, { type: number; shape: Dim[] }> }
@@ -68,37 +69,27 @@ export function valueBytesPerRow(model: ModelProto, name: string, sequenceLength
   return v ? rowBytes(a, v, sequenceLength) : undefined;
 }
 
-export const formatGiB = (bytes: number): string => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${Math.max(1, Math.round(bytes / 2 ** 20))} MiB`);
-
-export interface MemoryPlan {
-  /** Rows per ONNX Runtime call. */
-  internalBatchSize: number;
-  /** Estimated bytes of one call. */
-  perCall: number;
-}
-
 /**
- * Checks a run against the memory available (`budget` bytes): rows per ONNX Runtime call (`requested`, or the
- * default, which shrinks to fit), and `hostBytes` the method keeps on the host for the whole run (noise samples).
- * Refuses with one line when the requested rows, the host arrays or even one row do not fit.
+ * Rows per ONNX Runtime call for a run checked against the memory available (`budget` bytes): `requested`, or the
+ * default `fallback`, which shrinks to fit, next to `hostBytes` the method keeps on the host for the whole run (noise
+ * samples). Refuses with one line when the requested rows, the host arrays or even one row do not fit.
  */
-export function planMemory(model: ModelProto, options: { sequenceLength: number; requested?: number; fallback: number; hostBytes?: number; budget: number }): MemoryPlan {
+export function planMemory(model: ModelProto, options: { sequenceLength: number; requested?: number; fallback: number; hostBytes?: number; budget: number }): number {
   const { sequenceLength, requested, fallback, hostBytes = 0, budget } = options;
   const row = bytesPerRow(model, sequenceLength);
   const left = budget - hostBytes;
   if (hostBytes > 0 && left < row) {
-    fail(`this run would keep about ${formatGiB(hostBytes)} of noise samples in memory and needs about ${formatGiB(row)} per row at ${sequenceLength} tokens, `
-      + `with ${formatGiB(budget)} available; use fewer --samples`);
+    fail(`this run would keep about ${formatBytes(hostBytes)} of noise samples in memory and needs about ${formatBytes(row)} per row at ${sequenceLength} tokens, `
+      + `with ${formatBytes(budget)} available; use fewer --samples`);
   }
-  if (row > left) fail(`one row at ${sequenceLength} tokens needs about ${formatGiB(row)} (an upper-bound estimate) and ${formatGiB(left)} is available; use a shorter input`);
+  if (row > left) fail(`one row at ${sequenceLength} tokens needs about ${formatBytes(row)} (an upper-bound estimate) and ${formatBytes(left)} is available; use a shorter input`);
   const fits = Math.max(1, Math.floor(left / row));
   if (requested !== undefined) {
     if (requested > fits) {
-      fail(`--internal-batch-size ${requested} would need about ${formatGiB(requested * row)} per ONNX Runtime call at ${sequenceLength} tokens `
-        + `(an upper-bound estimate) and ${formatGiB(left)} is available; use ${fits} or fewer`);
+      fail(`--internal-batch-size ${requested} would need about ${formatBytes(requested * row)} per ONNX Runtime call at ${sequenceLength} tokens `
+        + `(an upper-bound estimate) and ${formatBytes(left)} is available; use ${fits} or fewer`);
     }
-    return { internalBatchSize: requested, perCall: requested * row };
+    return requested;
   }
-  const internalBatchSize = Math.min(fallback, fits);
-  return { internalBatchSize, perCall: internalBatchSize * row };
+  return Math.min(fallback, fits);
 }

@@ -11,6 +11,9 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
+import { formatBytes } from '../units.js';
+
+export { formatBytes };
 
 const KiB = 1024, MiB = 1024 * KiB, GiB = 1024 * MiB;
 
@@ -28,9 +31,6 @@ export const LIMITS = {
   batchInput: 16 * GiB,
   batchLine: 64 * MiB,
 } as const;
-
-export const formatBytes = (n: number): string =>
-  n >= GiB ? `${(n / GiB).toFixed(1)} GiB` : n >= MiB ? `${(n / MiB).toFixed(1)} MiB` : n >= KiB ? `${(n / KiB).toFixed(1)} KiB` : `${n} bytes`;
 
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
 
@@ -198,12 +198,6 @@ export class ConfinedFolder {
     }
     if (!st.isDirectory()) fail(`${label} is not a folder`);
     if (!isInside(this.base, this.root)) fail(`${label} is outside ${this.root}`);
-  }
-
-  /** A folder of this one (same root), e.g. onnx/ for external data next to onnx/model.onnx. */
-  sub(name: string): ConfinedFolder {
-    const path = this.lexical(name, name);
-    return new ConfinedFolder(this.root, path, join(this.label, name));
   }
 
   /** The real path of `name`, refused when it is absolute or resolves outside the folder; undefined if missing. */

@@ -199,7 +199,7 @@ function rowsPerCall(model: LoadedModel, settings: ExplainSettings, layer: strin
   // per target, the gradients and attributions of every sample row.
   const hostBytes = settings.method === 'smoothgrad' ? settings.samples * layerRow * (1 + 3 * targets)
     : settings.method === 'gradient-shap' ? 4 * settings.samples * layerRow * (3 + 2 * targets) : 0;
-  return planMemory(model.onnx, { sequenceLength: seq, requested: settings.internalBatchSize, fallback, hostBytes, budget: settings.memoryBudget }).internalBatchSize;
+  return planMemory(model.onnx, { sequenceLength: seq, requested: settings.internalBatchSize, fallback, hostBytes, budget: settings.memoryBudget });
 }
 
 /** Σ over the hidden dimension for each token of the first example. */

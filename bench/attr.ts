@@ -6,11 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readModelFile } from '../src/onnx/model.js';
+import { readModelFile } from '../src/io/model-file.js';
 import { tensor } from '../src/runtime/session.js';
 import { ModelRunner } from '../src/attr/runner.js';
 import { LayerIntegratedGradients } from '../src/attr/layer-integrated-gradients.js';
-import { defaultChunk } from '../src/models/explain.js';
+import { defaultChunk } from '../src/tasks/attribute.js';
 import { BENCH_DIR, benchModel, now, timeIt, ids, peakRssMiB } from './common.js';
 
 const TARGETS = [{ output: 'start_logits', target: 5, label: 'start' }, { output: 'end_logits', target: 9, label: 'end' }];

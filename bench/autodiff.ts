@@ -1,6 +1,6 @@
 // Issue targets: building the gradient graph of a BERT-base-size model < 1 s; one gradient run at batch 8 × seq 128
 // ≤ 2.5 × one forward run of the original model with the same session options.
-import { readModelFile } from '../src/onnx/model.js';
+import { readModelFile } from '../src/io/model-file.js';
 import { vjpModel, cotangentName, gradName } from '../src/autodiff/vjp.js';
 import { encodeModel } from '../src/onnx/model.js';
 import { Session, tensor } from '../src/runtime/session.js';

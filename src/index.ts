@@ -1,24 +1,5 @@
-// gradlens public API.
-export { GradlensError } from './errors.js';
-export { readModelFile, writeModelFile, decodeModel, encodeModel } from './onnx/model.js';
-export type { ModelProto } from './onnx/proto.js';
-export { vjpModel, cotangentName, gradName, type VjpSpec } from './autodiff/vjp.js';
-export { RULES, NON_DIFFERENTIABLE } from './autodiff/rules.js';
-export { Session, tensor, type HostTensor, type DType, type SessionOptions } from './runtime/session.js';
-export { ModelRunner } from './attr/runner.js';
-export { GradientAttribution, convergenceDelta, type AttributionResult, type Baselines, type CommonOptions } from './attr/base.js';
-export { IntegratedGradients, type IntegratedGradientsOptions } from './attr/integrated-gradients.js';
-export { LayerIntegratedGradients, type LayerIntegratedGradientsOptions } from './attr/layer-integrated-gradients.js';
-export { Saliency, type SaliencyOptions } from './attr/saliency.js';
-export { InputXGradient } from './attr/input-x-gradient.js';
-export { NoiseTunnel, type NoiseTunnelOptions, type NoiseTunnelType } from './attr/noise-tunnel.js';
-export { GradientShap, type GradientShapOptions } from './attr/gradient-shap.js';
-export { quadrature, legendreGauss, INTEGRATION_METHODS, type IntegrationMethod } from './attr/quadrature.js';
-export type { Target, TargetSpec, TargetIndex } from './attr/targets.js';
-export { loadModel, DEMO_MODELS, type LoadedModel } from './models/load.js';
-export { TextTokenizer, type Encoded } from './models/tokenizer.js';
-export { explainQa, explainClassify, explainTokens, explainZeroShot, type Explanation } from './models/tasks.js';
-export { DEFAULT_SETTINGS, type ExplainSettings } from './models/explain.js';
-export { renderHtml } from './viz/html.js';
-export { renderSvg } from './viz/svg.js';
-export { renderText } from './viz/text.js';
+// gradlens for Node: the core, ONNX Runtime for Node, and model folders on disk (paths and Hub ids).
+export * from './core.js';
+export { readModelFile, writeModelFile } from './io/model-file.js';
+export { loadModel, openModelFolder, FolderSource, DEMO_MODELS } from './io/folder.js';
+export { nodeBackend } from './runtime/node.js';

@@ -17,6 +17,8 @@ export class ModelRunner {
   private readonly sessions = new Map<string, Promise<Session>>();
   /** How many forward and backward passes ran, by batch rows (for reports and tests). */
   readonly counters = { forwardRows: 0, gradientRows: 0, gradientRuns: 0, selectedRowRuns: 0 };
+  /** Called after each gradient run (one ONNX Runtime call), e.g. for a progress bar. */
+  onGradient: ((counters: Readonly<ModelRunner['counters']>) => void) | undefined;
   private readonly selections = new Map<string, RowSelection | null>();
   private readonly bases = new Map<string, ModelProto>();
   private lastForward: { feeds: Record<string, HostTensor>; result: Record<string, HostTensor> } | undefined;
@@ -132,6 +134,7 @@ export class ModelRunner {
     this.counters.gradientRows += Object.values(wrt)[0]?.dims[0] ?? 1;
     this.counters.gradientRuns += 1;
     if (rows) this.counters.selectedRowRuns += 1;
+    this.onGradient?.(this.counters);
     return cotangents.map((_, k) => Object.fromEntries(wrtNames.map((w) => [w, result[gradName(w, suffix(k))]!])));
   }
 

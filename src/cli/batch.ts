@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { fail, GradlensError } from '../errors.js';
 import { LIMITS, byteLines, openRegularFile } from '../io/files.js';
-import { TASKS, type TaskName } from '../models/tasks.js';
+import { TASKS, type TaskName } from '../tasks/index.js';
 import { addCommonOptions, demoModel, modelFor, runTask, settingsFrom, type CommonCliOptions, type TaskInput } from './explain-commands.js';
 
 /**

@@ -3,10 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { fail } from '../errors.js';
 import { LIMITS, formatBytes, readTextFile } from '../io/files.js';
-import { DEMO_MODELS, loadModel, type LoadedModel } from '../models/load.js';
-import { DEFAULT_SETTINGS, METHODS, BASELINES, SETTING_LIMITS, parseBaseline, parseIntIn, parseMethod, parseSteps, type ExplainSettings } from '../models/explain.js';
-import { INTEGRATION_METHODS, parseIntegrationMethod } from '../attr/quadrature.js';
-import { explainClassify, explainQa, explainTokens, explainZeroShot, type Explanation, type TaskName } from '../models/tasks.js';
+import type { LoadedModel } from '../models/load.js';
+import { DEMO_MODELS, loadModel } from '../io/folder.js';
+import { DEFAULT_SETTINGS, METHOD_TABLE, METHODS, OPTIONS, SETTING_LIMITS, methodsUsing, parseSettings, type ExplainSettings } from '../attr/registry.js';
+import { SEED_EXAMPLE, TASK_TABLE, runTask, type Explanation, type TaskInput, type TaskName } from '../tasks/index.js';
 import { renderText } from '../viz/text.js';
 import { escapeControls } from '../viz/escape.js';
 import { renderHtml } from '../viz/html.js';
@@ -82,49 +82,35 @@ export function availableMemory(): number {
   return constrained && constrained > 0 ? Math.min(free, constrained) : free;
 }
 
-/** Adds the options every explain/batch command shares. */
+/** Adds the options every explain/batch command shares; the method options come from the registry (attr/registry.ts). */
 export function addCommonOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id')
-    .addOption(new Option('--method <name>', 'attribution method').choices([...METHODS]).default(DEFAULT_SETTINGS.method))
-    .option('--steps <n|auto>', `integration steps (1–${SETTING_LIMITS.steps}), or "auto" (adaptive until the convergence delta is within 1%)`, String(DEFAULT_SETTINGS.steps))
-    .addOption(new Option('--integration <rule>', 'quadrature rule').choices([...INTEGRATION_METHODS]).default(DEFAULT_SETTINGS.integration))
+    .addOption(new Option('--method <name>', `attribution method: ${METHOD_TABLE.map((m) => `${m.name} (${m.captum})`).join(', ')}`).choices([...METHODS]).default(DEFAULT_SETTINGS.method));
+  for (const o of OPTIONS) {
+    const users = methodsUsing(o.key);
+    const option = new Option(`${o.flag} <${o.value}>`, `${o.description} [${users.join(', ')}]`).default(o.default);
+    cmd.addOption(o.choices ? option.choices([...o.choices]) : option);
+  }
+  return cmd
     .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`)
     .option('--target <target>', 'what to explain instead of the prediction (label name/index; qa: START:END token positions)')
-    .addOption(new Option('--baseline <kind>', 'reference input: special tokens kept, others replaced by [PAD]/[UNK]/[MASK], or a zero embedding').choices([...BASELINES]).default(DEFAULT_SETTINGS.baseline))
     .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output')
     .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('text'))
     .option('-o, --out <file>', 'write the report to a file instead of stdout')
-    .option('--seed <n>', 'random seed, 0–4294967295 (smoothgrad, gradient-shap)', String(DEFAULT_SETTINGS.seed))
-    .option('--stdevs <x>', `noise standard deviation in the layer, 0–${SETTING_LIMITS.stdevs} (smoothgrad, gradient-shap)`, String(DEFAULT_SETTINGS.stdevs))
-    .option('--samples <n>', `noise samples, 1–${SETTING_LIMITS.samples} (smoothgrad; gradient-shap uses 4×); refused when they would not fit in memory`, String(DEFAULT_SETTINGS.samples))
     .option('--memory-budget <size>', 'memory a run may use, e.g. 4G or 512M, at most 1024T (default: the memory available)')
     .option('--true-label <label>', 'shown in the HTML report\'s True Label column')
     .option('--offline', 'never download: use local folders and the Hub cache only (also HF_HUB_OFFLINE=1)');
 }
 
 export function settingsFrom(o: CommonCliOptions): ExplainSettings {
-  const stdevs = Number(o.stdevs);
-  if (!(stdevs >= 0 && stdevs <= SETTING_LIMITS.stdevs)) fail(`--stdevs must be a number from 0 to ${SETTING_LIMITS.stdevs}, got ${o.stdevs.slice(0, 40)}`);
-  const seed = parseIntIn(o.seed, '--seed', 0, 0xffffffff);
   return {
-    method: parseMethod(o.method),
-    steps: parseSteps(o.steps),
-    integration: parseIntegrationMethod(o.integration),
-    internalBatchSize: o.internalBatchSize === undefined ? undefined : parseIntIn(o.internalBatchSize, '--internal-batch-size', 1, SETTING_LIMITS.internalBatchSize),
-    baseline: parseBaseline(o.baseline),
-    seed,
-    stdevs,
-    samples: parseIntIn(o.samples, '--samples', 1, SETTING_LIMITS.samples),
+    ...parseSettings(o),
     memoryBudget: o.memoryBudget === undefined ? availableMemory() : parseSize(o.memoryBudget, '--memory-budget'),
   };
 }
 
-/** The walkthrough's example, answered by `gradlens explain qa` with no arguments. */
-export const SEED_EXAMPLE = {
-  question: 'What is important to us?',
-  context: 'It is important to us to include, empower and support humans of all kinds.',
-};
+export { SEED_EXAMPLE, runTask, type TaskInput };
 
 /** The embedded demo model of each task that has one: its folder, and its name in reports and batch records. */
 const DEMOS: Partial<Record<TaskName, { dir: string; name: string }>> = {
@@ -142,18 +128,6 @@ export async function modelFor(task: TaskName, o: CommonCliOptions): Promise<Loa
   const model = await loadModel(o.model ?? demo!.dir, { offline: o.offline, layer: o.layer });
   if (demo) model.name = `${demo.name} (embedded demo model)`;
   return model;
-}
-
-export interface TaskInput { question?: string; context?: string; text?: string; pair?: string; token?: number; labels?: string[]; template?: string }
-
-/** Runs one task on one input. */
-export function runTask(task: TaskName, model: LoadedModel, input: TaskInput, target: string | undefined, settings: ExplainSettings): Promise<Explanation> {
-  switch (task) {
-    case 'qa': return explainQa(model, { question: input.question ?? '', context: input.context ?? '', target }, settings);
-    case 'classify': return explainClassify(model, { text: input.text ?? '', pair: input.pair, target }, settings);
-    case 'tokens': return explainTokens(model, { text: input.text ?? '', token: input.token, target }, settings);
-    case 'zero-shot': return explainZeroShot(model, { text: input.text ?? '', labels: input.labels ?? [], template: input.template, target }, settings);
-  }
 }
 
 export function render(e: Explanation, format: Format, o: { trueLabel?: string; color: boolean }): string {
@@ -195,23 +169,24 @@ export function registerExplainCommands(program: Command): void {
   $ gradlens explain tokens --text "..." --model ./my-ner-model --token 3`,
     'zero-shot': `  $ gradlens explain zero-shot --text "The match ended 2-1." --labels sports,politics,cooking --model ./my-nli-model`,
   };
-  const tasks: [TaskName, string, (c: Command) => Command][] = [
-    ['qa', 'extractive question answering: the answer span, explained by its start and end logits', (c) => c
+  const tasks: [TaskName, (c: Command) => Command][] = [
+    ['qa', (c) => c
       .option('-q, --question <text>', `the question (default, with the default context: "${SEED_EXAMPLE.question}"); @file or @- (stdin) reads it`)
       .option('-c, --context <text>', 'the passage to answer from; @file reads a file, @- stdin, @@… is a literal "@…"')],
-    ['classify', 'sequence classification (single text, text pair, multi-label)', (c) => c
+    ['classify', (c) => c
       .requiredOption('-t, --text <text>', 'the text; @file reads a file, @- stdin, @@… is a literal "@…"').option('--pair <text>', 'second text of a pair (@file, @- too)')],
-    ['tokens', 'token classification (NER): a token\'s predicted entity, or every entity span', (c) => c
+    ['tokens', (c) => c
       .requiredOption('-t, --text <text>', 'the text; @file reads a file, @- stdin, @@… is a literal "@…"').option('--token <i>', 'explain this token position (0-based, special tokens included)', (v) => {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 0) fail(`--token must be a non-negative integer, got ${v}`);
         return n;
       })],
-    ['zero-shot', 'zero-shot classification through an NLI model (entailment logit per candidate label)', (c) => c
+    ['zero-shot', (c) => c
       .requiredOption('-t, --text <text>', 'the text; @file reads a file, @- stdin, @@… is a literal "@…"').requiredOption('--labels <a,b,c>', 'candidate labels, comma-separated (@file, @- too)')
       .option('--template <text>', 'hypothesis template, {} stands for the label', 'This example is {}.')],
   ];
-  for (const [task, description, extra] of tasks) {
+  for (const [task, extra] of tasks) {
+    const description = TASK_TABLE.find((t) => t.name === task)!.description;
     addCommonOptions(extra(explain.command(task).description(description)))
       .addHelpText('after', `\nExamples:\n${examples[task]}`)
       .action(async (options: CommonCliOptions & TaskInput & { labels?: string | string[] }) => {

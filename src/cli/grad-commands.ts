@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { readModelFile, writeModelFile } from '../onnx/model.js';
+import { readModelFile, writeModelFile } from '../io/model-file.js';
 import { vjpModel, gradName, cotangentName } from '../autodiff/vjp.js';
 import { summarize, formatSummary } from './inspect.js';
 import { escapeControls } from '../viz/escape.js';

@@ -1,9 +1,7 @@
-import { readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fail } from '../errors.js';
-import { readModelFile } from '../onnx/model.js';
-import { ConfinedFolder, LIMITS } from '../io/files.js';
+import { readModelFrom } from '../onnx/model.js';
+import { LIMITS } from '../io/limits.js';
+import { readJsonFrom, type ModelSource } from '../io/source.js';
 import { validateConfig } from './config.js';
 import type { ModelProto } from '../onnx/proto.js';
 import { Graph } from '../graph/graph.js';
@@ -12,15 +10,13 @@ import type { SessionOptions } from '../runtime/session.js';
 import { TextTokenizer } from './tokenizer.js';
 import { architectureFor, type Architecture } from './architectures.js';
 import { findEmbeddingsOutput, findWordEmbeddings } from './embeddings.js';
-import { looksLikeHubId, resolveHubModel, hubRepoRoot, type HubOptions } from './hub.js';
 
 export type { ModelConfig } from './config.js';
 import type { ModelConfig } from './config.js';
 
 export interface LoadedModel {
-  /** What the user named (a path or Hub id), for reports. */
+  /** What the user named (a path, URL or Hub id), for reports. */
   name: string;
-  dir: string;
   config: ModelConfig;
   tokenizer: TextTokenizer;
   onnx: ModelProto;
@@ -38,28 +34,29 @@ export interface LoadedModel {
   maxLength: number;
 }
 
-/** The embedded demo models, shipped with the package (demo-sized, trained on synthetic templates). */
-export const DEMO_MODELS = {
-  qa: fileURLToPath(new URL('../../../demo/qa', import.meta.url)),
-  sentiment: fileURLToPath(new URL('../../../demo/sentiment', import.meta.url)),
-} as const;
-
-export interface LoadOptions extends HubOptions {
+export interface LoadOptions {
   /** Override the embeddings tensor. */
   layer?: string;
   session?: SessionOptions;
+  /** The model's name in reports (default: the source's label). */
+  name?: string;
 }
 
-/** Loads a transformers.js-style model folder (config.json, tokenizer.json, onnx/model.onnx) or a Hub id. */
-export async function loadModel(spec: string, options: LoadOptions = {}): Promise<LoadedModel> {
-  const dir = looksLikeHubId(spec) ? await resolveHubModel(spec, options) : resolve(spec);
-  // Every file is read through the folder: regular files of bounded size, inside the folder (for a Hub cache
-  // snapshot, inside the repository's cache folder, where its links point).
-  const folder = new ConfinedFolder(hubRepoRoot(dir) ?? dir, dir, spec);
-  const onnxName = findOnnx(folder);
-  const config = folder.has('config.json') ? validateConfig(folder.readJson('config.json', LIMITS.configJson), `config.json of ${spec}`) : validateConfig({}, 'config.json');
-  const tokenizer = TextTokenizer.fromFolder(folder);
-  const onnx = readModelFile(join(dir, onnxName), { root: folder.root });
+/** Quantized and half-precision variants transformers.js repos ship next to the fp32 onnx/model.onnx. */
+const VARIANTS = ['model_quantized.onnx', 'model_int8.onnx', 'model_uint8.onnx', 'model_fp16.onnx', 'model_q4.onnx', 'model_q4f16.onnx', 'model_bnb4.onnx'];
+
+/**
+ * Loads a transformers.js-style model folder (config.json, tokenizer.json, onnx/model.onnx) from any model source:
+ * a folder on disk (io/folder.ts), files picked in a page, a URL, the Hub.
+ */
+export async function loadModelFromSource(source: ModelSource, options: LoadOptions = {}): Promise<LoadedModel> {
+  const name = options.name ?? source.label;
+  const onnxName = await findOnnx(source);
+  const config = (await source.has('config.json'))
+    ? validateConfig(await readJsonFrom(source, 'config.json', LIMITS.configJson), `config.json of ${name}`)
+    : validateConfig({}, 'config.json');
+  const tokenizer = await TextTokenizer.fromSource(source);
+  const onnx = await readModelFrom(source, onnxName);
   const graph = new Graph(onnx);
   const inputNames = graph.inputNames();
   const { arch, known } = architectureFor(config.model_type, inputNames);
@@ -67,10 +64,9 @@ export async function loadModel(spec: string, options: LoadOptions = {}): Promis
   if (options.layer && !graph.producer.has(options.layer)) fail(`--layer ${options.layer} is not a tensor computed by the graph (gradlens inspect lists them)`);
   const wordEmbeddings = findWordEmbeddings(graph);
   const positions = (config.max_position_embeddings ?? tokenizer.modelMaxLength) - arch.positionOffset;
-  if (!(positions >= 2)) fail(`config.json of ${spec}: max_position_embeddings ${config.max_position_embeddings} leaves ${positions} positions for ${arch.modelType}`);
+  if (!(positions >= 2)) fail(`config.json of ${name}: max_position_embeddings ${config.max_position_embeddings} leaves ${positions} positions for ${arch.modelType}`);
   return {
-    name: spec,
-    dir,
+    name,
     config,
     tokenizer,
     onnx,
@@ -86,18 +82,17 @@ export async function loadModel(spec: string, options: LoadOptions = {}): Promis
 }
 
 /** The fp32 ONNX file of a model folder (its name in the folder); a clear error for folders with only quantized variants. */
-function findOnnx(folder: ConfinedFolder): string {
-  for (const candidate of ['onnx/model.onnx', 'model.onnx']) if (folder.has(candidate)) return candidate;
-  let others: string[] = [];
-  if (folder.has('onnx')) {
-    try {
-      others = readdirSync(join(folder.base, 'onnx')).filter((f) => f.endsWith('.onnx')).sort();
-    } catch {
-      others = [];
-    }
+async function findOnnx(source: ModelSource): Promise<string> {
+  for (const candidate of ['onnx/model.onnx', 'model.onnx']) if (await source.has(candidate)) return candidate;
+  let others = (await source.list?.('onnx').catch(() => undefined))?.filter((f) => f.endsWith('.onnx'));
+  if (others === undefined) {
+    // A source that cannot list (a URL): ask for the variants transformers.js repos ship.
+    others = [];
+    for (const v of VARIANTS) if (await source.has(`onnx/${v}`)) others.push(v);
   }
+  others.sort();
   if (others.length > 0) {
-    fail(`${folder.label} has only ${others.join(', ')}: gradlens differentiates the fp32 onnx/model.onnx (quantized graphs are not differentiable); export or download that file`);
+    fail(`${source.label} has only ${others.join(', ')}: gradlens differentiates the fp32 onnx/model.onnx (quantized graphs are not differentiable); export or download that file`);
   }
-  fail(`${folder.label} has no onnx/model.onnx (a transformers.js-style model folder has config.json, tokenizer.json and onnx/model.onnx)`);
+  fail(`${source.label} has no onnx/model.onnx (a transformers.js-style model folder has config.json, tokenizer.json and onnx/model.onnx)`);
 }

@@ -1,4 +1,5 @@
-import { ConfinedFolder, LIMITS } from '../io/files.js';
+import { LIMITS } from '../io/limits.js';
+import { readJsonFrom, type ModelSource } from '../io/source.js';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { fail } from '../errors.js';
 import { alignTokens, type Span } from './align.js';
@@ -59,12 +60,11 @@ export class TextTokenizer {
     this.modelMaxLength = Number.isFinite(max) && max > 0 && max < 1e6 ? max : 512;
   }
 
-  /** From a model folder's tokenizer.json and tokenizer_config.json (a path, or a folder already confined). */
-  static fromFolder(dir: string | ConfinedFolder): TextTokenizer {
-    const folder = typeof dir === 'string' ? new ConfinedFolder(dir) : dir;
-    if (!folder.has('tokenizer.json')) fail(`${folder.label} has no tokenizer.json (gradlens needs the fast-tokenizer file of the model)`);
-    const json = folder.readJson('tokenizer.json', LIMITS.tokenizerJson);
-    const config = folder.has('tokenizer_config.json') ? folder.readJson('tokenizer_config.json', LIMITS.configJson) : {};
+  /** From a model folder's tokenizer.json and tokenizer_config.json. */
+  static async fromSource(source: ModelSource): Promise<TextTokenizer> {
+    if (!(await source.has('tokenizer.json'))) fail(`${source.label} has no tokenizer.json (gradlens needs the fast-tokenizer file of the model)`);
+    const json = await readJsonFrom(source, 'tokenizer.json', LIMITS.tokenizerJson);
+    const config = (await source.has('tokenizer_config.json')) ? await readJsonFrom(source, 'tokenizer_config.json', LIMITS.configJson) : {};
     return new TextTokenizer(json, config);
   }
 

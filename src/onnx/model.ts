@@ -1,6 +1,6 @@
-import { writeFileSync, existsSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
-import { ConfinedFolder, LIMITS, formatBytes, readRegularFile } from '../io/files.js';
+import { LIMITS } from '../io/limits.js';
+import { formatBytes } from '../units.js';
+import { confinedName, type ModelSource } from '../io/source.js';
 import { onnx, type ModelProto, type TensorProto } from './proto.js';
 import { fail } from '../errors.js';
 import { elementBytes } from './tensor.js';
@@ -48,7 +48,17 @@ export function encodeModel(model: ModelProto, largeTensorBytes = 1 << 16): Uint
   const graphBody = [graphHead, ...tensorParts.flat()];
   const modelHead = onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: undefined })).finish();
   parts.push(modelHead, ...field(7 << 3 | 2, graphBody));
-  return Buffer.concat(parts);
+  return concatBytes(parts);
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 function varint(n: number): Uint8Array {
@@ -61,54 +71,22 @@ function varint(n: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-export interface ReadModelOptions {
-  /**
-   * The folder external data must stay inside (default: the model file's folder). loadModel passes the model folder
-   * (or, for the Hub cache, the repository's cache folder, whose snapshot files link into its blobs/).
-   */
-  root?: string;
+/** One tensor whose bytes live in an external file: where, which range, and how to name it in errors. */
+export interface ExternalData {
+  tensor: onnx.TensorProto;
+  location: string;
+  offset: number;
+  length: number;
+  what: string;
 }
 
 /**
- * Reads a model file; tensors stored as external data (`model.onnx_data`) are loaded inline. The file must be a
- * regular file of at most 2 GiB, and so must the model once its external data is inlined (ONNX Runtime reads the
- * model from one protobuf message).
+ * The external-data tensors of a model (subgraphs of If/Loop/Scan and sparse tensors included), each with its
+ * declared range checked: integers, the length its type and shape need, and the whole model (with its `modelBytes`)
+ * at most 2 GiB. The locations are as written in the model (relative to the model file's folder).
  */
-export function readModelFile(path: string, options: ReadModelOptions = {}): ModelProto {
-  const abs = resolve(path);
-  const base = dirname(abs);
-  let bytes: Uint8Array;
-  let folder: ConfinedFolder;
-  if (options.root !== undefined) {
-    folder = new ConfinedFolder(options.root, base);
-    bytes = folder.read(basename(abs), LIMITS.model, basename(abs));
-  } else {
-    // A path the user named: it may be a link; its external data stays in its folder.
-    if (!existsSync(abs)) fail(`model file not found: ${path}`);
-    bytes = readRegularFile(abs, LIMITS.model, path);
-    folder = new ConfinedFolder(base);
-  }
-  const model = decodeModel(bytes, path);
-  inlineExternalData(model, folder, bytes.length);
-  return model;
-}
-
-export function writeModelFile(path: string, model: ModelProto): void {
-  try {
-    writeFileSync(path, encodeModel(model));
-  } catch (e) {
-    fail(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
-/**
- * Moves every external tensor's bytes into rawData so the model is self-contained in memory, including tensors of
- * subgraphs (If/Loop/Scan bodies) and sparse tensors. Locations are resolved in `folder` (relative to the model
- * file's folder, never the current directory) and must stay inside it; each tensor's declared range is read, and
- * must match the bytes its type and shape need.
- */
-export function inlineExternalData(model: ModelProto, folder: ConfinedFolder | string, modelBytes = 0): void {
-  const dir = typeof folder === 'string' ? new ConfinedFolder(folder) : folder;
+export function externalData(model: ModelProto, modelBytes = 0): ExternalData[] {
+  const out: ExternalData[] = [];
   let total = modelBytes;
   for (const tensor of allTensors(model)) {
     if (tensor.dataLocation !== EXTERNAL) continue;
@@ -125,11 +103,33 @@ export function inlineExternalData(model: ModelProto, folder: ConfinedFolder | s
     if (length === undefined) fail(`${what}: external data without a length, and its type has no fixed size`);
     total += length;
     if (total > LIMITS.model) fail(`the model with its external data is more than ${formatBytes(LIMITS.model)} (at ${what}); ONNX Runtime reads a model from one protobuf message, limited to 2 GiB`);
-    tensor.rawData = dir.read(location, LIMITS.model, `${what}: external data ${JSON.stringify(location)}`, { offset, length });
-    tensor.externalData = [];
-    // Unset (not DEFAULT) so the field is not written: the model encodes as if stored inline from the start.
-    Reflect.deleteProperty(tensor, 'dataLocation');
+    out.push({ tensor, location, offset, length, what: `${what}: external data ${JSON.stringify(location)}` });
   }
+  return out;
+}
+
+/** Puts an external tensor's bytes inline, so the model encodes as if stored inline from the start. */
+export function setInline(entry: ExternalData, bytes: Uint8Array): void {
+  entry.tensor.rawData = bytes;
+  entry.tensor.externalData = [];
+  // Unset (not DEFAULT) so the field is not written.
+  Reflect.deleteProperty(entry.tensor, 'dataLocation');
+}
+
+/**
+ * Reads an ONNX file from a model source (`name` relative to the folder), with its external data inlined from the
+ * same source: locations are resolved against the model file's folder and must stay inside the model folder. The
+ * file, and the model with its external data, must be at most 2 GiB (ONNX Runtime reads one protobuf message).
+ */
+export async function readModelFrom(source: ModelSource, name: string): Promise<ModelProto> {
+  const bytes = await source.read(name, LIMITS.model, name);
+  const model = decodeModel(bytes, `${name} of ${source.label}`);
+  const dir = name.includes('/') ? name.slice(0, name.lastIndexOf('/')) : '';
+  for (const entry of externalData(model, bytes.length)) {
+    const location = confinedName(entry.location, dir, `${entry.what} in ${source.label}`);
+    setInline(entry, await source.read(location, LIMITS.model, entry.what, { offset: entry.offset, length: entry.length }));
+  }
+  return model;
 }
 
 function nonNegativeInt(text: string, what: string): number {

@@ -1,5 +1,6 @@
-// The only module that imports ONNX Runtime.
-import * as ort from 'onnxruntime-node';
+// Sessions on ONNX Runtime, whichever build runs them: onnxruntime-node (runtime/node.ts) or onnxruntime-web
+// (runtime/web.ts) register themselves as the backend; this module imports neither (only their shared types).
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { ModelProto } from '../onnx/proto.js';
 import { encodeModel } from '../onnx/model.js';
 import { fail } from '../errors.js';
@@ -17,8 +18,47 @@ export interface HostTensor {
 export interface SessionOptions {
   /** Intra-op threads; ONNX Runtime's default (all cores) when omitted. */
   threads?: number;
-  /** Execution providers, e.g. ['cuda', 'cpu'] (CUDA needs onnxruntime-node's CUDA binaries, see README). */
+  /** Execution providers, e.g. ['cuda', 'cpu'] in Node, ['webgpu', 'wasm'] in a browser (default: the backend's). */
   providers?: string[];
+  /** The ONNX Runtime build to use (default: the registered one; in Node, onnxruntime-node). */
+  backend?: Backend;
+}
+
+/** What gradlens needs of an ONNX Runtime build: onnxruntime-node and onnxruntime-web share this API. */
+export interface OrtApi {
+  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: new (type: DType, data: TypedData, dims: readonly number[]) => Tensor;
+}
+
+/** A registered ONNX Runtime build. */
+export interface Backend {
+  /** 'node' or 'web'. */
+  name: string;
+  ort: OrtApi;
+  /** Execution providers when the caller names none. */
+  defaultProviders(): string[];
+}
+
+let registered: Backend | undefined;
+
+/** Makes `backend` the one sessions use unless their options name another. */
+export function registerBackend(backend: Backend): void {
+  registered = backend;
+}
+
+/**
+ * The registered backend. In Node, when none is registered, onnxruntime-node is loaded (runtime/node.ts), so library
+ * users and tests need no setup; a browser entry registers onnxruntime-web before anything runs.
+ */
+export async function currentBackend(): Promise<Backend> {
+  if (registered) return registered;
+  const isNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+  if (!isNode) fail('no ONNX Runtime backend is registered (the browser entry gradlens/web registers onnxruntime-web)');
+  // A computed specifier: bundlers for the browser leave the Node backend out.
+  const nodeBackend = './node.js';
+  const mod = (await import(nodeBackend)) as { nodeBackend: Backend };
+  registered ??= mod.nodeBackend;
+  return registered;
 }
 
 export function tensor(type: DType, data: TypedData | number[], dims: number[]): HostTensor {
@@ -36,20 +76,21 @@ export function tensor(type: DType, data: TypedData | number[], dims: number[]):
 
 /** An ONNX Runtime inference session, created once and reused. */
 export class Session {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(private readonly session: InferenceSession, private readonly ort: OrtApi) {}
 
   static async create(model: ModelProto | Uint8Array, options: SessionOptions = {}): Promise<Session> {
+    const backend = options.backend ?? await currentBackend();
     const bytes = model instanceof Uint8Array ? model : encodeModel(model);
-    const opts: ort.InferenceSession.SessionOptions = {
+    const opts: InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       // Attribution runs change batch size between chunks; ORT's memory pattern re-plans (and faults in fresh pages)
       // for each new shape and was measured slower on the gradient graphs (bench/RESULTS.md).
       enableMemPattern: false,
-      executionProviders: (options.providers ?? defaultProviders()) as ort.InferenceSession.SessionOptions['executionProviders'],
+      executionProviders: (options.providers ?? backend.defaultProviders()) as InferenceSession.SessionOptions['executionProviders'],
     };
     if (options.threads) opts.intraOpNumThreads = options.threads;
     try {
-      return new Session(await ort.InferenceSession.create(bytes, opts));
+      return new Session(await backend.ort.InferenceSession.create(bytes, opts), backend.ort);
     } catch (e) {
       fail(`ONNX Runtime cannot load the model: ${firstLine((e as Error).message)}`);
     }
@@ -64,9 +105,9 @@ export class Session {
   }
 
   async run(feeds: Record<string, HostTensor>, fetches?: readonly string[]): Promise<Record<string, HostTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data as never, t.dims);
-    let result: ort.InferenceSession.ReturnType;
+    const ortFeeds: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.ort.Tensor(t.type, t.data, t.dims);
+    let result: InferenceSession.ReturnType;
     try {
       result = fetches ? await this.session.run(ortFeeds, fetches as string[]) : await this.session.run(ortFeeds);
     } catch (e) {
@@ -82,12 +123,6 @@ export class Session {
   async release(): Promise<void> {
     await this.session.release();
   }
-}
-
-/** GRADLENS_PROVIDERS=cuda,cpu selects execution providers without code changes; CPU otherwise. */
-function defaultProviders(): string[] {
-  const env = process.env['GRADLENS_PROVIDERS'];
-  return env ? env.split(',').map((p) => p.trim()).filter(Boolean) : ['cpu'];
 }
 
 function firstLine(s: string): string {

@@ -1,4 +1,4 @@
-import type { Explanation } from '../models/tasks.js';
+import type { Explanation } from '../tasks/common.js';
 import { captumColor } from './colors.js';
 import { attributionScore, describePrediction, displayToken, settingsLine } from './report.js';
 

@@ -1,4 +1,4 @@
-import type { Explanation } from '../models/tasks.js';
+import type { Explanation } from '../tasks/common.js';
 
 /** A one-line description of the prediction, per task. */
 export function describePrediction(e: Explanation): string {

@@ -1,4 +1,4 @@
-import type { Explanation } from '../models/tasks.js';
+import type { Explanation } from '../tasks/common.js';
 import { captumColor } from './colors.js';
 import { describePrediction, displayToken } from './report.js';
 

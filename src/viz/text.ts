@@ -1,4 +1,4 @@
-import type { Explanation } from '../models/tasks.js';
+import type { Explanation } from '../tasks/common.js';
 import { captumRgb } from './colors.js';
 import { escapeControls } from './escape.js';
 import { attributionScore, describePrediction, displayToken, settingsLine } from './report.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readModelFile } from '../../src/onnx/model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 import { tensor, type HostTensor } from '../../src/runtime/session.js';
 import { GradlensError } from '../../src/errors.js';
 import { GradientShap } from '../../src/attr/gradient-shap.js';

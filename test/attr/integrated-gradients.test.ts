@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readModelFile } from '../../src/onnx/model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 import { Session, tensor, type HostTensor } from '../../src/runtime/session.js';
 import { IntegratedGradients } from '../../src/attr/integrated-gradients.js';
 import { LayerIntegratedGradients } from '../../src/attr/layer-integrated-gradients.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readModelFile } from '../../src/onnx/model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 import { Session, tensor, type HostTensor } from '../../src/runtime/session.js';
 import { Saliency } from '../../src/attr/saliency.js';
 import { InputXGradient } from '../../src/attr/input-x-gradient.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readModelFile } from '../../src/onnx/model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 import { vjpModel, cotangentName, gradName } from '../../src/autodiff/vjp.js';
 import { Session, tensor, type HostTensor } from '../../src/runtime/session.js';
 import { fixture, readJson, flat, dimsOf, assertClose, type Nested } from '../helpers.js';

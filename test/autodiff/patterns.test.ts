@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readModelFile } from '../../src/onnx/model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 import { Graph } from '../../src/graph/graph.js';
 import { inferShapes } from '../../src/graph/shapes.js';
 import { findFusions } from '../../src/autodiff/patterns.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './run-cli.js';
 import { fixture } from '../helpers.js';
-import { readModelFile } from '../../src/onnx/model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 
 const QA14 = fixture('bert', 'qa-opset14.onnx');
 const EMB14 = '/bert/embeddings/LayerNorm/Add_1_output_0';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readModelFile } from '../../src/onnx/model.js';
+import { readModelFile } from '../../src/io/model-file.js';
 import { selectRows, pushRowGathers, ROW_SELECTOR } from '../../src/graph/rows.js';
 import { vjpModel, cotangentName, gradName } from '../../src/autodiff/vjp.js';
 import { ModelRunner } from '../../src/attr/runner.js';

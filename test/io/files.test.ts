@@ -6,7 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfinedFolder, readRegularFile, isInside } from '../../src/io/files.js';
-import { loadModel } from '../../src/models/load.js';
+import { loadModel } from '../../src/io/folder.js';
 import { GradlensError } from '../../src/errors.js';
 import { BIN, runCli } from '../cli/run-cli.js';
 import { fixture } from '../helpers.js';
@@ -35,10 +35,10 @@ test('links to /dev/zero, FIFOs and directories in a model folder are refused wi
     ['model.onnx → /dev/zero', (d) => { rmSync(join(d, 'onnx', 'model.onnx')); symlinkSync('/dev/zero', join(d, 'onnx', 'model.onnx')); }, /model\.onnx in .* links to a place outside the model folder/],
     ['config.json → /dev/zero', (d) => { rmSync(join(d, 'config.json')); symlinkSync('/dev/zero', join(d, 'config.json')); }, /config\.json in .* links to a place outside/],
     ['config.json → ../../etc/passwd', (d) => { rmSync(join(d, 'config.json')); symlinkSync('../../../../../../../etc/passwd', join(d, 'config.json')); }, /config\.json in .* links to a place outside/],
-    ['tokenizer.json is a FIFO', (d) => { rmSync(join(d, 'tokenizer.json')); mkfifo(join(d, 'tokenizer.json')); }, /tokenizer\.json of .* is a FIFO, not a regular file/],
-    ['config.json is a directory', (d) => { rmSync(join(d, 'config.json')); cpSync(join(d, 'onnx'), join(d, 'config.json'), { recursive: true }); }, /config\.json of .* is a directory/],
+    ['tokenizer.json is a FIFO', (d) => { rmSync(join(d, 'tokenizer.json')); mkfifo(join(d, 'tokenizer.json')); }, /tokenizer\.json (of|in) .* is a FIFO, not a regular file/],
+    ['config.json is a directory', (d) => { rmSync(join(d, 'config.json')); cpSync(join(d, 'onnx'), join(d, 'config.json'), { recursive: true }); }, /config\.json (of|in) .* is a directory/],
     ['model.onnx is a FIFO', (d) => { rmSync(join(d, 'onnx', 'model.onnx')); mkfifo(join(d, 'onnx', 'model.onnx')); }, /model\.onnx in .* is a FIFO/],
-    ['a link to a FIFO inside the folder', (d) => { mkfifo(join(d, 'fifo')); rmSync(join(d, 'tokenizer.json')); symlinkSync('fifo', join(d, 'tokenizer.json')); }, /tokenizer\.json of .* is a FIFO/],
+    ['a link to a FIFO inside the folder', (d) => { mkfifo(join(d, 'fifo')); rmSync(join(d, 'tokenizer.json')); symlinkSync('fifo', join(d, 'tokenizer.json')); }, /tokenizer\.json (of|in) .* is a FIFO/],
   ];
   for (const [what, make, pattern] of cases) {
     const dir = copyModel();
@@ -59,15 +59,15 @@ test('absurd sizes are refused from the file size, before reading (a sparse 3 Gi
   await within(5000, () => assert.rejects(loadModel(dir), /model\.onnx in .* is 3\.0 GiB, more than gradlens reads for it \(2\.0 GiB\)/));
   const dir2 = copyModel();
   sparse(join(dir2, 'config.json'), 100 * 1024 ** 2);
-  await within(5000, () => assert.rejects(loadModel(dir2), /config\.json of .* is 100\.0 MiB, more than gradlens reads for it \(16\.0 MiB\)/));
+  await within(5000, () => assert.rejects(loadModel(dir2), /config\.json (of|in) .* is 100\.0 MiB, more than gradlens reads for it \(16\.0 MiB\)/));
 });
 
 test('config.json that is not JSON, or not an object, is one clear line', async () => {
   const dir = copyModel();
   writeFileSync(join(dir, 'config.json'), '{"model_type": "bert",');
-  await assert.rejects(loadModel(dir), /config\.json of .* is not valid JSON/);
+  await assert.rejects(loadModel(dir), /config\.json (of|in) .* is not valid JSON/);
   writeFileSync(join(dir, 'config.json'), '[1, 2]');
-  await assert.rejects(loadModel(dir), /config\.json of .* is not a JSON object/);
+  await assert.rejects(loadModel(dir), /config\.json (of|in) .* is not a JSON object/);
 });
 
 test('the CLI on /dev/stdin, a FIFO and /dev/zero: one line, non-zero, no hang', async () => {

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../src/models/load.js';
+import { loadModel } from '../../src/io/folder.js';
 import { validateConfig } from '../../src/models/config.js';
-import { explainClassify } from '../../src/models/tasks.js';
-import { DEFAULT_SETTINGS } from '../../src/models/explain.js';
+import { explainClassify } from '../../src/tasks/index.js';
+import { DEFAULT_SETTINGS } from '../../src/attr/registry.js';
 import { fixture } from '../helpers.js';
 
 const withConfig = (edit: (c: Record<string, unknown>) => string) => {

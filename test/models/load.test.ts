@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadModel } from '../../src/models/load.js';
-import { resolveHubModel, cachedSnapshot } from '../../src/models/hub.js';
-import { explainQa, explainClassify } from '../../src/models/tasks.js';
-import { DEFAULT_SETTINGS } from '../../src/models/explain.js';
+import { loadModel } from '../../src/io/folder.js';
+import { resolveHubModel, cachedSnapshot } from '../../src/io/hub-cache.js';
+import { explainQa, explainClassify } from '../../src/tasks/index.js';
+import { DEFAULT_SETTINGS } from '../../src/attr/registry.js';
 import { fixture } from '../helpers.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'gradlens-load-'));

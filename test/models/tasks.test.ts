@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { loadModel } from '../../src/models/load.js';
-import { explainClassify, explainQa, explainTokens, explainZeroShot, type Explanation } from '../../src/models/tasks.js';
-import { DEFAULT_SETTINGS, type ExplainSettings } from '../../src/models/explain.js';
+import { loadModel } from '../../src/io/folder.js';
+import { explainClassify, explainQa, explainTokens, explainZeroShot, type Explanation } from '../../src/tasks/index.js';
+import { DEFAULT_SETTINGS, type ExplainSettings } from '../../src/attr/registry.js';
 import { fixture, readJson } from '../helpers.js';
 
 // End to end per architecture and task on tiny PyTorch-exported models: tokenizer ids, architecture and embeddings

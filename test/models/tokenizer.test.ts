@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { TextTokenizer } from '../../src/models/tokenizer.js';
+import { FolderSource } from '../../src/io/folder.js';
 import { ROOT, fixture, readJson } from '../helpers.js';
 
 // Reference ids and offsets from a Python implementation of HF's BertTokenizerFast rules on the real
@@ -9,7 +10,7 @@ import { ROOT, fixture, readJson } from '../helpers.js';
 // words, over-long words, whitespace oddities, pairs.
 interface Case { text: string; text_pair?: string; ids: number[]; tokens: string[]; type_ids: number[]; offsets_utf16: [number, number][] }
 const cases = readJson<Case[]>(fixture('tokenizer', 'bert-base-uncased-ids.json'));
-const tokenizer = TextTokenizer.fromFolder(join(ROOT, 'demo', 'qa'));
+const tokenizer = await TextTokenizer.fromSource(new FolderSource(join(ROOT, 'demo', 'qa')));
 
 test(`bert-base-uncased: ids, tokens and token types equal the reference on ${cases.length} texts`, () => {
   for (const c of cases) {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readModelFile, writeModelFile } from '../../src/onnx/model.js';
+import { readModelFile, writeModelFile } from '../../src/io/model-file.js';
 import { onnx, type ModelProto } from '../../src/onnx/proto.js';
 import { GradlensError } from '../../src/errors.js';
 import { Session, tensor } from '../../src/runtime/session.js';

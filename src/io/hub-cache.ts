@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fail } from '../errors.js';
-import { readTextFile } from '../io/files.js';
+import { readTextFile } from './files.js';
 
 /** The files of a transformers.js-style model folder that gradlens reads. */
 export const MODEL_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx'] as const;

@@ -1,0 +1,240 @@
+/**
+ * The attribution methods gradlens offers on token models, in one table: the CLI's --method choices, each method's
+ * options and their defaults, and the web app's pickers are all derived from it. A method's entry says what it is
+ * called in Captum, which options it reads, which layer it attributes to, and how it runs.
+ */
+import { fail } from '../errors.js';
+import type { HostTensor } from '../runtime/session.js';
+import type { ModelRunner } from './runner.js';
+import type { AttributionResult } from './base.js';
+import type { TargetSpec } from './targets.js';
+import { LayerIntegratedGradients } from './layer-integrated-gradients.js';
+import { Saliency } from './saliency.js';
+import { InputXGradient } from './input-x-gradient.js';
+import { NoiseTunnel } from './noise-tunnel.js';
+import { GradientShap } from './gradient-shap.js';
+import { concatRows } from './host.js';
+import { INTEGRATION_METHODS, MAX_STEPS, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
+
+export const BASELINES = ['pad', 'zero', 'unk', 'mask'] as const;
+export type BaselineKind = (typeof BASELINES)[number];
+export type TokenBaseline = Exclude<BaselineKind, 'zero'>;
+
+export interface ExplainSettings {
+  method: MethodName;
+  steps: number | 'auto';
+  integration: IntegrationMethod;
+  internalBatchSize?: number;
+  baseline: BaselineKind;
+  seed: number;
+  /** Noise for smoothgrad / gradient-shap, in the layer's units. */
+  stdevs: number;
+  samples: number;
+  /**
+   * Bytes this run may use (the CLI passes the memory available). When set, rows per ONNX Runtime call and the
+   * noise samples are checked against it before running (attr/memory.ts); undefined: no check.
+   */
+  memoryBudget?: number;
+}
+
+/** Limits of the settings (stated in --help); beyond them a run is refused before it starts. */
+export const SETTING_LIMITS = { steps: MAX_STEPS, samples: 10_000, internalBatchSize: 100_000, stdevs: 1e6 } as const;
+
+/** An option's integer: digits only (not "1e3", "0x10" or "-1"), from `min` to `max`; else one clear error. */
+export function parseIntIn(value: string | number, flag: string, min: number, max: number, alternative = ''): number {
+  const n = typeof value === 'number' ? value : /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) fail(`${flag} must be an integer from ${min} to ${max}${alternative}, got ${String(value).slice(0, 40)}`);
+  return n;
+}
+
+export function parseSteps(value: string | number): number | 'auto' {
+  return value === 'auto' ? 'auto' : parseIntIn(value, '--steps', 1, SETTING_LIMITS.steps, ' or "auto"');
+}
+
+export function parseBaseline(name: string): BaselineKind {
+  if (!(BASELINES as readonly string[]).includes(name)) fail(`unknown baseline "${name}"; expected one of: ${BASELINES.join(', ')}`);
+  return name as BaselineKind;
+}
+
+/** The settings a method may read, besides the ones every method shares (internal batch size, memory budget). */
+export type OptionKey = 'steps' | 'integration' | 'baseline' | 'samples' | 'stdevs' | 'seed';
+
+export interface OptionSpec {
+  key: OptionKey;
+  /** The CLI flag and its value's name (the web app's URL parameter is `key`). */
+  flag: string;
+  value: string;
+  label: string;
+  description: string;
+  /** The default, as the user would type it. */
+  default: string;
+  /** Allowed values, for options with a fixed set (a select in the web app). */
+  choices?: readonly string[];
+  /** Suggestions for a free-form value (the web app's datalist). */
+  suggestions?: readonly string[];
+  parse(value: string): ExplainSettings[OptionKey];
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'steps', flag: '--steps', value: 'n|auto', label: 'Steps', default: '50', suggestions: ['auto', '20', '50', '100', '300'],
+    description: `integration steps (1–${SETTING_LIMITS.steps}), or "auto" (adaptive until the convergence delta is within 1%)`,
+    parse: parseSteps,
+  },
+  {
+    key: 'integration', flag: '--integration', value: 'rule', label: 'Integration', default: 'gausslegendre', choices: INTEGRATION_METHODS,
+    description: 'quadrature rule', parse: parseIntegrationMethod,
+  },
+  {
+    key: 'baseline', flag: '--baseline', value: 'kind', label: 'Baseline', default: 'pad', choices: BASELINES,
+    description: 'reference input: special tokens kept, others replaced by [PAD]/[UNK]/[MASK], or a zero embedding', parse: parseBaseline,
+  },
+  {
+    key: 'samples', flag: '--samples', value: 'n', label: 'Samples', default: '5',
+    description: `noise samples, 1–${SETTING_LIMITS.samples} (gradient-shap uses 4×); refused when they would not fit in memory`,
+    parse: (v) => parseIntIn(v, '--samples', 1, SETTING_LIMITS.samples),
+  },
+  {
+    key: 'stdevs', flag: '--stdevs', value: 'x', label: 'Noise stdev', default: '0.1',
+    description: `noise standard deviation in the layer, 0–${SETTING_LIMITS.stdevs}`,
+    parse: (v) => {
+      const x = /^\s*[\d.eE+-]+\s*$/.test(v) ? Number(v) : NaN;
+      if (!(x >= 0 && x <= SETTING_LIMITS.stdevs)) fail(`--stdevs must be a number from 0 to ${SETTING_LIMITS.stdevs}, got ${v.slice(0, 40)}`);
+      return x;
+    },
+  },
+  {
+    key: 'seed', flag: '--seed', value: 'n', label: 'Seed', default: '0',
+    description: 'random seed, 0–4294967295', parse: (v) => parseIntIn(v, '--seed', 0, 0xffffffff),
+  },
+];
+
+export const optionSpec = (key: OptionKey): OptionSpec => OPTIONS.find((o) => o.key === key)!;
+
+/** What a method's run gets: the model, the attributed layer, the input and its reference inputs, the targets. */
+export interface MethodContext {
+  runner: ModelRunner;
+  layer: string;
+  feeds: Record<string, HostTensor>;
+  targets: TargetSpec[];
+  internalBatchSize: number;
+  settings: ExplainSettings;
+  /** The input ids of a token baseline (special tokens kept), [1, seq]. */
+  baselineIds(kind: TokenBaseline): HostTensor;
+  /** The token baselines this tokenizer has ([PAD] always; [UNK] and [MASK] when defined). */
+  baselineKinds: readonly TokenBaseline[];
+}
+
+export interface MethodSpec {
+  name: string;
+  /** Captum's class (and wrapper) this reproduces. */
+  captum: string;
+  description: string;
+  /** The options it reads (the others are ignored). */
+  options: readonly OptionKey[];
+  /** Integral methods report steps, integration rule and the convergence delta. */
+  integral: boolean;
+  /** The tensor it attributes to: the embeddings output (default) or the word-embedding lookup. */
+  layer: 'embeddings' | 'word-embeddings';
+  /** Host bytes the run keeps besides the ONNX Runtime calls (noise samples), for the memory check. */
+  hostBytes?(settings: ExplainSettings, layerRowBytes: number, targets: number): number;
+  /** Gradient rows the run needs per example when known in advance (for progress), else undefined. */
+  rows(settings: ExplainSettings): number | undefined;
+  attribute(ctx: MethodContext): Promise<AttributionResult[]>;
+}
+
+const integratedGradients = (ctx: MethodContext): Promise<AttributionResult[]> => {
+  const { settings } = ctx;
+  const lig = new LayerIntegratedGradients(ctx.runner, ctx.layer);
+  const baseline = settings.baseline === 'zero' ? { layerBaseline: 0 } : { baselines: { input_ids: ctx.baselineIds(settings.baseline) } };
+  return lig.attribute(ctx.feeds, {
+    targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, ...baseline,
+    nSteps: settings.steps, method: settings.integration, returnConvergenceDelta: true,
+  });
+};
+
+const integralRows = (s: ExplainSettings): number | undefined => (s.steps === 'auto' ? undefined : s.steps);
+
+export const METHOD_TABLE = [
+  {
+    name: 'layer-ig', captum: 'LayerIntegratedGradients', integral: true, layer: 'embeddings',
+    description: 'Integrated Gradients on the embeddings layer, as Captum\'s BERT tutorial (the default)',
+    options: ['steps', 'integration', 'baseline'], rows: integralRows, attribute: integratedGradients,
+  },
+  {
+    name: 'ig', captum: 'IntegratedGradients (on inputs_embeds)', integral: true, layer: 'word-embeddings',
+    description: 'Integrated Gradients on the word-embedding lookup (what inputs_embeds would be)',
+    options: ['steps', 'integration', 'baseline'], rows: integralRows, attribute: integratedGradients,
+  },
+  {
+    name: 'saliency', captum: 'Saliency', integral: false, layer: 'embeddings',
+    description: 'absolute gradient of the target', options: [], rows: () => 1,
+    attribute: (ctx) => new Saliency(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true }),
+  },
+  {
+    name: 'input-x-gradient', captum: 'InputXGradient', integral: false, layer: 'embeddings',
+    description: 'gradient times the embeddings', options: [], rows: () => 1,
+    attribute: (ctx) => new InputXGradient(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize }),
+  },
+  {
+    name: 'smoothgrad', captum: 'NoiseTunnel(Saliency), smoothgrad', integral: false, layer: 'embeddings',
+    description: 'saliency averaged over noisy copies of the embeddings', options: ['samples', 'stdevs', 'seed'],
+    rows: (s) => s.samples,
+    hostBytes: (s, layerRow, targets) => s.samples * layerRow * (1 + 3 * targets),
+    attribute: (ctx) => new NoiseTunnel(new Saliency(ctx.runner, { layer: ctx.layer })).attribute(ctx.feeds, {
+      targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true, ntType: 'smoothgrad',
+      ntSamples: ctx.settings.samples, stdevs: ctx.settings.stdevs, seed: ctx.settings.seed,
+    }),
+  },
+  {
+    name: 'gradient-shap', captum: 'GradientShap', integral: false, layer: 'embeddings',
+    description: 'expected gradients over noisy points between the input and [PAD]/[UNK]/[MASK] baselines (4 × samples)',
+    options: ['samples', 'stdevs', 'seed'],
+    rows: (s) => 4 * s.samples,
+    hostBytes: (s, layerRow, targets) => 4 * s.samples * layerRow * (3 + 2 * targets),
+    attribute: (ctx) => new GradientShap(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, {
+      targets: ctx.targets, internalBatchSize: ctx.internalBatchSize,
+      baselines: { input_ids: concatRows(ctx.baselineKinds.map((k) => ctx.baselineIds(k))) },
+      nSamples: Math.max(ctx.settings.samples, 1) * 4, stdevs: ctx.settings.stdevs, seed: ctx.settings.seed,
+    }),
+  },
+] as const satisfies readonly MethodSpec[];
+
+export type MethodName = (typeof METHOD_TABLE)[number]['name'];
+export const METHODS: readonly MethodName[] = METHOD_TABLE.map((m) => m.name);
+
+export function methodSpec(name: string): MethodSpec {
+  return METHOD_TABLE.find((m) => m.name === name) ?? fail(`unknown method "${name}"; expected one of: ${METHODS.join(', ')}`);
+}
+
+export const parseMethod = (name: string): MethodName => methodSpec(name).name as MethodName;
+
+/** The methods that read an option (for help texts). */
+export const methodsUsing = (key: OptionKey): string[] => METHOD_TABLE.filter((m) => (m.options as readonly string[]).includes(key)).map((m) => m.name);
+
+export const DEFAULT_SETTINGS: ExplainSettings = {
+  method: 'layer-ig',
+  ...(Object.fromEntries(OPTIONS.map((o) => [o.key, o.parse(o.default)])) as Pick<ExplainSettings, OptionKey>),
+};
+
+/** Values as a user gives them (CLI options, URL parameters, a form): parsed and checked, defaults for the rest. */
+export interface SettingValues {
+  method?: string;
+  steps?: string;
+  integration?: string;
+  baseline?: string;
+  samples?: string;
+  stdevs?: string;
+  seed?: string;
+  internalBatchSize?: string;
+}
+
+export function parseSettings(values: SettingValues): ExplainSettings {
+  const settings: ExplainSettings = { ...DEFAULT_SETTINGS, method: parseMethod(values.method ?? DEFAULT_SETTINGS.method) };
+  for (const o of OPTIONS) {
+    const v = values[o.key];
+    if (v !== undefined) (settings as unknown as Record<string, unknown>)[o.key] = o.parse(String(v));
+  }
+  if (values.internalBatchSize !== undefined) settings.internalBatchSize = parseIntIn(values.internalBatchSize, '--internal-batch-size', 1, SETTING_LIMITS.internalBatchSize);
+  return settings;
+}

@@ -1,0 +1,31 @@
+// The isomorphic core of gradlens: everything that runs the same in Node and in a browser. It imports nothing from
+// node:* and no ONNX Runtime build (test/core/isomorphic.test.ts checks); the entries (index.ts for Node, web.ts for
+// browsers) add a runtime backend and file access.
+export { GradlensError } from './errors.js';
+export { decodeModel, encodeModel, readModelFrom } from './onnx/model.js';
+export type { ModelProto } from './onnx/proto.js';
+export { vjpModel, cotangentName, gradName, type VjpSpec } from './autodiff/vjp.js';
+export { RULES, NON_DIFFERENTIABLE } from './autodiff/rules.js';
+export { Session, tensor, registerBackend, type Backend, type HostTensor, type DType, type SessionOptions } from './runtime/session.js';
+export { ModelRunner } from './attr/runner.js';
+export { GradientAttribution, convergenceDelta, type AttributionResult, type Baselines, type CommonOptions } from './attr/base.js';
+export { IntegratedGradients, type IntegratedGradientsOptions } from './attr/integrated-gradients.js';
+export { LayerIntegratedGradients, type LayerIntegratedGradientsOptions } from './attr/layer-integrated-gradients.js';
+export { Saliency, type SaliencyOptions } from './attr/saliency.js';
+export { InputXGradient } from './attr/input-x-gradient.js';
+export { NoiseTunnel, type NoiseTunnelOptions, type NoiseTunnelType } from './attr/noise-tunnel.js';
+export { GradientShap, type GradientShapOptions } from './attr/gradient-shap.js';
+export { quadrature, legendreGauss, INTEGRATION_METHODS, type IntegrationMethod } from './attr/quadrature.js';
+export {
+  METHOD_TABLE, METHODS, OPTIONS, DEFAULT_SETTINGS, parseSettings, methodSpec,
+  type ExplainSettings, type MethodSpec, type OptionSpec, type SettingValues,
+} from './attr/registry.js';
+export type { Target, TargetSpec, TargetIndex } from './attr/targets.js';
+export { loadModelFromSource, type LoadedModel, type LoadOptions } from './models/load.js';
+export { MemorySource, BlobSource, UrlSource, HubSource, type ModelSource } from './io/source.js';
+export { TextTokenizer, type Encoded } from './models/tokenizer.js';
+export { TASK_TABLE, SEED_EXAMPLE, runTask, explainQa, explainClassify, explainTokens, explainZeroShot, type Explanation, type TaskInput, type TaskName } from './tasks/index.js';
+export type { Progress, TargetAttribution } from './tasks/attribute.js';
+export { renderHtml } from './viz/html.js';
+export { renderSvg } from './viz/svg.js';
+export { renderText } from './viz/text.js';

@@ -1,0 +1,395 @@
+// The gradlens web app: a form whose pickers come from the same tables as the CLI (tasks, methods, options), a
+// worker that runs the explanation, and the report's own renderer for the result.
+import { DEFAULT_SETTINGS, METHOD_TABLE, OPTIONS, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
+import { REPORT_CSS, renderTable } from '../src/viz/html.js';
+import { convergenceWarnings, describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
+import type { ModelRef, RunRequest, WorkerMessage } from './protocol.js';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+const style = document.createElement('style');
+style.textContent = REPORT_CSS;
+document.head.append(style);
+
+type State = 'idle' | 'running' | 'done' | 'error' | 'cancelled';
+function setState(state: State): void {
+  document.body.dataset['state'] = state;
+  $<HTMLButtonElement>('run').textContent = state === 'running' ? 'Explain (restart)' : 'Explain';
+  $<HTMLButtonElement>('cancel').disabled = state !== 'running';
+}
+
+// ---- model picker ----------------------------------------------------------------------------------------------
+interface Mounted { name: string; path: string }
+const DEMO_TASKS: Record<string, TaskName> = { qa: 'qa', sentiment: 'classify' };
+const DEMO_TEXT: Partial<Record<TaskName, TaskInput>> = {
+  qa: SEED_EXAMPLE,
+  classify: { text: 'This movie was absolutely wonderful!' },
+  tokens: { text: 'Ada Lovelace was born in London.' },
+  'zero-shot': { text: 'The match ended 2-1 after extra time.', labels: ['sports', 'politics', 'cooking'] },
+};
+let picked: { files: [string, File][]; name: string; key: string } | undefined;
+let pickCount = 0;
+
+async function mountedModels(): Promise<Mounted[]> {
+  try {
+    const res = await fetch('./models/index.json');
+    if (res.ok) {
+      const body = (await res.json()) as { models?: Mounted[] };
+      if (Array.isArray(body.models)) return body.models.filter((m) => typeof m.name === 'string' && typeof m.path === 'string');
+    }
+  } catch {
+    // Static hosting without an index: the demos the build copies.
+  }
+  return [{ name: 'qa', path: './models/qa/' }, { name: 'sentiment', path: './models/sentiment/' }];
+}
+
+function modelLabel(m: Mounted): string {
+  return m.name in DEMO_TASKS ? `demo/${m.name} (embedded demo model)` : m.name;
+}
+
+function showModelRows(): void {
+  const v = $<HTMLSelectElement>('model-select').value;
+  $('folder-row').hidden = v !== 'folder';
+  $('url-row').hidden = v !== 'url';
+}
+
+function currentModel(): ModelRef {
+  const select = $<HTMLSelectElement>('model-select');
+  if (select.value === 'folder') {
+    if (!picked) throw new Error('pick or drop a model folder first');
+    return { kind: 'files', ...picked };
+  }
+  if (select.value === 'url') {
+    const url = $<HTMLInputElement>('model-url').value.trim();
+    if (!url) throw new Error('give the model\'s URL or Hugging Face Hub id');
+    if (/^(\/|\.{1,2}\/|https?:\/\/)/.test(url)) return { kind: 'url', url, name: url };
+    if (/^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(url)) return { kind: 'hub', repo: url, name: url };
+    throw new Error(`"${url}" is neither a URL (/…, ./…, http(s)://…) nor a Hub id (owner/name)`);
+  }
+  const option = select.selectedOptions[0]!;
+  return { kind: 'url', url: select.value, name: option.dataset['label'] ?? select.value };
+}
+
+function usePicked(files: [string, File][], name: string): void {
+  picked = { files, name, key: String(++pickCount) };
+  $('drop-zone').textContent = `${name}: ${files.length} files`;
+}
+
+async function readEntry(entry: FileSystemEntry, prefix: string, out: [string, File][]): Promise<void> {
+  if (entry.isFile) {
+    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
+    out.push([`${prefix}${entry.name}`, file]);
+  } else if (entry.isDirectory) {
+    const reader = (entry as FileSystemDirectoryEntry).createReader();
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+      if (batch.length === 0) break;
+      for (const e of batch) await readEntry(e, `${prefix}${entry.name}/`, out);
+    }
+  }
+}
+
+// ---- task, method and option pickers, from the same tables as the CLI --------------------------------------
+function fillSelect(select: HTMLSelectElement, items: { value: string; label: string; title?: string }[], selected?: string): void {
+  select.replaceChildren(...items.map((i) => {
+    const o = new Option(i.label, i.value);
+    if (i.title) o.title = i.title;
+    return o;
+  }));
+  if (selected !== undefined && items.some((i) => i.value === selected)) select.value = selected;
+}
+
+function showTaskFields(): void {
+  const task = TASK_TABLE.find((t) => t.name === $<HTMLSelectElement>('task').value)!;
+  for (const el of document.querySelectorAll<HTMLElement>('.field')) el.hidden = !(task.fields as readonly string[]).includes(el.dataset['field']!);
+}
+
+function fillInputs(task: TaskName, force = false): void {
+  const example = DEMO_TEXT[task] ?? {};
+  const set = (id: string, value: string | undefined) => {
+    const el = $<HTMLInputElement | HTMLTextAreaElement>(id);
+    if (value !== undefined && (force || el.value === '')) el.value = value;
+  };
+  set('question', example.question);
+  set('context', example.context);
+  set('text', example.text);
+  set('labels', example.labels?.join(', '));
+}
+
+function buildMethodOptions(values: Record<string, string>): void {
+  const box = $('method-options');
+  box.replaceChildren(...OPTIONS.map((o) => {
+    const label = document.createElement('label');
+    label.dataset['option'] = o.key;
+    label.title = o.description;
+    label.append(`${o.label} `);
+    let input: HTMLInputElement | HTMLSelectElement;
+    if (o.choices) {
+      input = document.createElement('select');
+      fillSelect(input, o.choices.map((c) => ({ value: c, label: c })), values[o.key] ?? o.default);
+    } else {
+      input = document.createElement('input');
+      input.type = 'text';
+      input.size = 8;
+      input.value = values[o.key] ?? o.default;
+      if (o.suggestions) {
+        const list = document.createElement('datalist');
+        list.id = `${o.key}-suggestions`;
+        list.append(...o.suggestions.map((s) => new Option(s, s)));
+        label.append(list);
+        input.setAttribute('list', list.id);
+      }
+    }
+    input.id = `opt-${o.key}`;
+    label.append(input);
+    return label;
+  }));
+}
+
+function showMethodOptions(): void {
+  const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
+  for (const el of document.querySelectorAll<HTMLElement>('#method-options label')) el.hidden = !(method.options as readonly string[]).includes(el.dataset['option']!);
+  $('method-info').textContent = `${method.captum}: ${method.description}`;
+}
+
+// ---- running ------------------------------------------------------------------------------------------------
+let worker: Worker | undefined;
+let workerWebGpu = false;
+let runId = 0;
+let running: number | undefined;
+
+function freshWorker(webgpu: boolean): Worker {
+  worker?.terminate();
+  workerWebGpu = webgpu;
+  const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  w.onmessage = (e: MessageEvent<WorkerMessage>) => onWorkerMessage(e.data);
+  w.onerror = (e) => {
+    e.preventDefault();
+    if (running !== undefined) fault(`the worker stopped: ${e.message || 'it could not start (is the app served over http with its ort/ files?)'}`);
+    worker = undefined;
+  };
+  worker = w;
+  return w;
+}
+
+function clearResult(): void {
+  const result = $('gradlens-result');
+  result.hidden = true;
+  result.replaceChildren();
+  $('gradlens-json').textContent = '';
+  const error = $('gradlens-error');
+  error.hidden = true;
+  error.textContent = '';
+}
+
+function fault(message: string): void {
+  running = undefined;
+  clearResult();
+  const sentence = message.charAt(0).toUpperCase() + message.slice(1);
+  $('gradlens-error').textContent = /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
+  $('gradlens-error').hidden = false;
+  $('gradlens-status').textContent = '';
+  resetProgress();
+  setState('error');
+}
+
+function resetProgress(): void {
+  const bar = $<HTMLProgressElement>('gradlens-progress');
+  bar.max = 1;
+  bar.value = 0;
+}
+
+function startRun(): void {
+  const wasRunning = running !== undefined;
+  let request: RunRequest;
+  try {
+    const task = $<HTMLSelectElement>('task').value as TaskName;
+    const spec = TASK_TABLE.find((t) => t.name === task)!;
+    const input: TaskInput = {};
+    const read = (id: string) => $<HTMLInputElement>(id).value;
+    for (const f of spec.fields) {
+      const v = read(f);
+      if (f === 'labels') input.labels = v.split(',').map((s) => s.trim()).filter(Boolean);
+      else if (f === 'token') { if (v.trim() !== '') input.token = Number(v); }
+      else if (f === 'pair') { if (v.trim() !== '') input.pair = v; }
+      else (input as Record<string, string>)[f] = v;
+    }
+    const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
+    const settings: Record<string, string> = { method: method.name };
+    for (const key of method.options) settings[key] = $<HTMLInputElement>(`opt-${key}`).value.trim();
+    const target = read('target').trim();
+    request = { type: 'run', id: ++runId, model: currentModel(), task, input, settings, webgpu: $<HTMLInputElement>('webgpu').checked, ...(target ? { target } : {}) };
+  } catch (e) {
+    fault((e as Error).message);
+    return;
+  }
+  // A run in flight is abandoned (its worker terminated): only the newest run's result is ever shown.
+  if (wasRunning || !worker || workerWebGpu !== request.webgpu) freshWorker(request.webgpu);
+  running = request.id;
+  clearResult();
+  resetProgress();
+  $('gradlens-status').textContent = wasRunning ? 'The previous run was cancelled; starting…' : 'Starting…';
+  setState('running');
+  worker!.postMessage(request);
+}
+
+function cancelRun(): void {
+  if (running === undefined) return;
+  running = undefined;
+  worker?.terminate();
+  worker = undefined;
+  resetProgress();
+  clearResult();
+  $('gradlens-status').textContent = 'The run was cancelled.';
+  setState('cancelled');
+}
+
+const PHASES = { backend: 'Starting ONNX Runtime…', loading: 'Loading the model…', predicting: 'Predicting…', attributing: 'Attributing' };
+
+function onWorkerMessage(m: WorkerMessage): void {
+  if (m.id !== running) return; // a message of an abandoned run
+  if (m.type === 'progress') {
+    const bar = $<HTMLProgressElement>('gradlens-progress');
+    if (m.phase === 'attributing') {
+      if (m.total !== undefined) {
+        bar.max = m.total;
+        bar.value = Math.min(m.done ?? 0, m.total);
+        $('gradlens-status').textContent = `Attributing: ${m.done} of ${m.total} gradient rows`;
+      } else {
+        bar.removeAttribute('value');
+        $('gradlens-status').textContent = `Attributing: ${m.done} gradient rows (steps auto)`;
+      }
+    } else $('gradlens-status').textContent = PHASES[m.phase];
+    return;
+  }
+  running = undefined;
+  if (m.type === 'error') {
+    fault(m.message);
+    return;
+  }
+  showResult(m.result, m.html, m.svg);
+  const bar = $<HTMLProgressElement>('gradlens-progress');
+  bar.max = 1;
+  bar.value = 1;
+  $('gradlens-status').textContent = `Done in ${((m.ms.load + m.ms.run) / 1000).toFixed(1)} s (${m.backend.device}, ${m.backend.threads} thread${m.backend.threads === 1 ? '' : 's'}).`;
+  $('backend-info').textContent = `ONNX Runtime Web: ${m.backend.device}, ${m.backend.threads} thread${m.backend.threads === 1 ? '' : 's'}${crossOriginIsolated ? '' : ' (not cross-origin isolated: serve with gradlens serve for threads)'}`;
+  setState('done');
+}
+
+function download(name: string, type: string, text: string): HTMLAnchorElement {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.download = name;
+  a.textContent = `Download ${name.split('.').pop()!.toUpperCase()}`;
+  a.id = `download-${name.split('.').pop()}`;
+  return a;
+}
+
+function showResult(e: Explanation, html: string, svg: string): void {
+  const json = `${JSON.stringify(e, null, 2)}\n`;
+  $('gradlens-json').textContent = json;
+  const parts: string[] = [`<h2>${esc(describePrediction(e))}</h2>`];
+  const p = e.prediction as Record<string, unknown>;
+  if (e.task === 'qa' && typeof p['start_char'] === 'number' && typeof p['end_char'] === 'number') {
+    const context = $<HTMLTextAreaElement>('context').value;
+    const [s, t] = [p['start_char'] as number, p['end_char'] as number];
+    parts.push(`<p class="answer-text">${esc(context.slice(0, s))}<mark id="answer">${esc(context.slice(s, t))}</mark>${esc(context.slice(t))}</p>`);
+  }
+  parts.push(renderTable([e]));
+  const deltas = e.attributions.filter((a) => a.delta !== null);
+  if (deltas.length > 0) {
+    parts.push('<table class="deltas"><tr><th>target</th><th>F(x)</th><th>F(baseline)</th><th>convergence delta</th><th>relative</th></tr>' + deltas.map((a) => {
+      const r = relativeDelta(a);
+      return `<tr><td>${esc(a.target)}</td><td>${a.f_x!.toFixed(4)}</td><td>${a.f_baseline!.toFixed(4)}</td><td>${a.delta!.toExponential(3)}</td><td>${r === undefined ? '—' : `${(100 * r).toFixed(1)}%`}</td></tr>`;
+    }).join('') + '</table>');
+  }
+  for (const w of [...e.warnings, ...convergenceWarnings(e)]) parts.push(`<p class="warning">${esc(w)}</p>`);
+  parts.push(`<p class="muted">${esc(e.model)} · ${esc(settingsLine(e))}</p>`);
+  const result = $('gradlens-result');
+  result.innerHTML = parts.join('\n');
+  const links = document.createElement('p');
+  links.className = 'downloads';
+  links.append(download('gradlens.json', 'application/json', json), download('gradlens.html', 'text/html', html), download('gradlens.svg', 'image/svg+xml', svg));
+  result.append(links);
+  result.hidden = false;
+}
+
+// ---- start-up: URL parameters preselect everything ------------------------------------------------------------
+async function init(): Promise<void> {
+  const models = await mountedModels();
+  const select = $<HTMLSelectElement>('model-select');
+  fillSelect(select, [
+    ...models.map((m) => ({ value: m.path, label: modelLabel(m) })),
+    { value: 'folder', label: 'A folder on this computer…' },
+    { value: 'url', label: 'A URL or Hugging Face Hub id…' },
+  ]);
+  models.forEach((m, i) => { select.options[i]!.dataset['label'] = modelLabel(m); });
+  const wantedModel = params.get('model');
+  if (wantedModel) {
+    const match = models.find((m) => m.path === wantedModel || m.path === `${wantedModel}/` || m.path === `.${wantedModel}`);
+    if (match) select.value = match.path;
+    else {
+      select.value = 'url';
+      $<HTMLInputElement>('model-url').value = wantedModel;
+    }
+  }
+  const mountName = models.find((m) => m.path === select.value)?.name;
+  const task = (params.get('task') ?? (mountName ? DEMO_TASKS[mountName] : undefined) ?? 'qa') as TaskName;
+  fillSelect($<HTMLSelectElement>('task'), TASK_TABLE.map((t) => ({ value: t.name, label: t.name, title: t.description })), task);
+  fillSelect($<HTMLSelectElement>('method'), METHOD_TABLE.map((m) => ({ value: m.name, label: m.name, title: `${m.captum}: ${m.description}` })), params.get('method') ?? DEFAULT_SETTINGS.method);
+  buildMethodOptions(Object.fromEntries(OPTIONS.flatMap((o) => (params.has(o.key) ? [[o.key, params.get(o.key)!]] : []))));
+  for (const key of ['question', 'context', 'text', 'pair', 'labels', 'template', 'target', 'token']) {
+    if (params.has(key)) $<HTMLInputElement>(key).value = params.get(key)!;
+  }
+  if (params.get('webgpu') === '1') $<HTMLInputElement>('webgpu').checked = true;
+  const gpu = 'gpu' in navigator;
+  $<HTMLInputElement>('webgpu').disabled = !gpu;
+  if (!gpu) $<HTMLInputElement>('webgpu').parentElement!.title = 'this browser offers no WebGPU';
+  fillInputs($<HTMLSelectElement>('task').value as TaskName);
+  showModelRows();
+  showTaskFields();
+  showMethodOptions();
+
+  select.addEventListener('change', () => {
+    showModelRows();
+    const name = models.find((m) => m.path === select.value)?.name;
+    if (name && DEMO_TASKS[name] && DEMO_TASKS[name] !== $<HTMLSelectElement>('task').value) {
+      $<HTMLSelectElement>('task').value = DEMO_TASKS[name]!;
+      showTaskFields();
+      fillInputs(DEMO_TASKS[name]!);
+    }
+  });
+  $('task').addEventListener('change', () => { showTaskFields(); fillInputs($<HTMLSelectElement>('task').value as TaskName); });
+  $('method').addEventListener('change', showMethodOptions);
+  $('folder-input').addEventListener('change', () => {
+    const files = [...($<HTMLInputElement>('folder-input').files ?? [])];
+    if (files.length === 0) return;
+    const name = files[0]!.webkitRelativePath.split('/')[0] || 'the picked folder';
+    usePicked(files.map((f) => [f.webkitRelativePath || f.name, f]), name);
+  });
+  const zone = $('drop-zone');
+  zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    const out: [string, File][] = [];
+    const entries = [...(e.dataTransfer?.items ?? [])].map((i) => i.webkitGetAsEntry()).filter((x): x is FileSystemEntry => x !== null);
+    try {
+      for (const entry of entries) await readEntry(entry, '', out);
+    } catch (err) {
+      fault(`cannot read the dropped folder: ${(err as Error).message}`);
+      return;
+    }
+    if (out.length === 0) return;
+    usePicked(out, entries.length === 1 && entries[0]!.isDirectory ? entries[0]!.name : 'the dropped files');
+  });
+  $('form').addEventListener('submit', (e) => { e.preventDefault(); startRun(); });
+  $('cancel').addEventListener('click', cancelRun);
+  setState('idle');
+  if (params.get('run') === '1') startRun();
+}
+
+init().catch((e) => fault(`the page could not start: ${(e as Error).message}`));

@@ -187,8 +187,8 @@ function clearResult(): void {
 function fault(message: string): void {
   running = undefined;
   clearResult();
-  const sentence = message.charAt(0).toUpperCase() + message.slice(1);
-  $('gradlens-error').textContent = /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
+  // One sentence: the core's one-line message (it may start with a file name, so its case is kept).
+  $('gradlens-error').textContent = /[.!?]$/.test(message) ? message : `${message}.`;
   $('gradlens-error').hidden = false;
   $('gradlens-status').textContent = '';
   resetProgress();

@@ -5,6 +5,7 @@ import { escapeControls } from '../viz/escape.js';
 import { registerGradCommands } from './grad-commands.js';
 import { registerExplainCommands } from './explain-commands.js';
 import { registerBatchCommand } from './batch.js';
+import { registerServeCommand } from './serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   program.configureOutput({ outputError: (str, write) => write(`gradlens: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
   registerExplainCommands(program);
   registerBatchCommand(program);
+  registerServeCommand(program);
   registerGradCommands(program);
   const configure = (cmd: Command) => {
     cmd.exitOverride().configureOutput(program.configureOutput());

@@ -1,0 +1,183 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { runCli } from '../cli/run-cli.js';
+import { ROOT } from '../helpers.js';
+import { CHROMIUM, CHROMIUM_ARGS, startServe } from './serve-helper.js';
+
+// The web app in real headless Chromium (Debian's package driven by playwright-core; never a downloaded browser),
+// served by `gradlens serve` (COOP/COEP: WASM threads), against the Node CLI on the same demo models.
+const skip = !existsSync(CHROMIUM) && !process.env['CI'] ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
+
+interface Json { prediction: Record<string, unknown>; tokens: string[]; attributions: { target: string; per_token: number[]; n_steps: number | null; delta: number | null }[] }
+
+let server: Awaited<ReturnType<typeof startServe>>;
+let browser: Browser;
+let work: string;
+
+before(async () => {
+  if (skip) return;
+  work = mkdtempSync(join(tmpdir(), 'gradlens-web-'));
+  // Broken model folders: one without tokenizer.json, one whose model.onnx is cut short.
+  const notok = join(work, 'notok');
+  cpSync(join(ROOT, 'demo', 'qa'), notok, { recursive: true });
+  rmSync(join(notok, 'tokenizer.json'));
+  const truncated = join(work, 'truncated');
+  cpSync(join(ROOT, 'demo', 'qa'), truncated, { recursive: true });
+  const model = join(truncated, 'onnx', 'model.onnx');
+  truncateSync(model, Math.floor(statSync(model).size / 3));
+  server = await startServe(['--model', notok, '--model', truncated]);
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+async function openPage(query: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}?${query}`);
+  return { page, errors };
+}
+
+const finished = (page: Page, timeout = 120_000) =>
+  page.waitForFunction(() => ['done', 'error', 'cancelled'].includes(document.body.dataset['state'] ?? ''), null, { timeout });
+
+async function resultJson(page: Page): Promise<Json> {
+  return JSON.parse((await page.textContent('#gradlens-json')) ?? '') as Json;
+}
+
+/** Per token, |web − node| ≤ 1e-4 × the row's largest |node| value (float32 on two ONNX Runtime builds). */
+function assertSameAttributions(web: Json, node: Json): void {
+  assert.deepEqual(web.tokens, node.tokens);
+  assert.equal(web.attributions.length, node.attributions.length);
+  web.attributions.forEach((a, k) => {
+    const b = node.attributions[k]!;
+    assert.equal(a.target, b.target);
+    const scale = Math.max(...b.per_token.map(Math.abs));
+    a.per_token.forEach((v, i) => assert.ok(Math.abs(v - b.per_token[i]!) <= 1e-4 * scale, `${a.target} token ${i}: web ${v} vs node ${b.per_token[i]}`));
+  });
+}
+
+test('the page explains the walkthrough example on the demo QA model as the Node CLI does (answer, per-token attributions)', { skip }, async () => {
+  const cli = await runCli(['explain', 'qa', '--format', 'json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const node = JSON.parse(cli.stdout) as Json;
+  const { page, errors } = await openPage('run=1');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  const web = await resultJson(page);
+  assert.equal(web.prediction['answer'], node.prediction['answer']);
+  assert.equal(web.prediction['start'], node.prediction['start']);
+  assert.equal(web.prediction['end'], node.prediction['end']);
+  assertSameAttributions(web, node);
+  // Start and end together, the answer marked in the context and in the table, deltas with the large one flagged.
+  assert.deepEqual(await page.$$eval('#attributions tbody tr', (trs) => trs.map((t) => t.getAttribute('data-target'))), ['start', 'end']);
+  assert.equal(await page.textContent('#answer'), node.prediction['answer']);
+  const answerMarks = await page.$$eval('#attributions tbody tr:first-child mark.tok.answer', (ms) => ms.map((m) => Number(m.getAttribute('data-index'))));
+  assert.deepEqual(answerMarks, Array.from({ length: (node.prediction['end'] as number) - (node.prediction['start'] as number) + 1 }, (_, i) => (node.prediction['start'] as number) + i));
+  assert.match((await page.textContent('#gradlens-result')) ?? '', /start: the convergence delta .*\(more than 5%\)/);
+  // Hover shows the exact value.
+  const title = await page.getAttribute('#attributions tbody tr:first-child mark.tok[data-index="1"]', 'title');
+  assert.match(title ?? '', /0\.\d{4}/);
+  // WASM threads: the served page is cross-origin isolated.
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+  assert.match((await page.textContent('#gradlens-status')) ?? '', /wasm, \d+ threads?/);
+  // Download JSON saves exactly what #gradlens-json holds.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+  const saved = await download.path();
+  const { readFileSync } = await import('node:fs');
+  assert.equal(readFileSync(saved, 'utf8'), await page.textContent('#gradlens-json'));
+  await page.screenshot({ path: join(work, 'qa.png'), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('classify on the demo sentiment model equals the Node CLI (URL parameters preselect model, task, text, method, steps)', { skip }, async () => {
+  const text = 'This movie was absolutely wonderful!';
+  const cli = await runCli(['explain', 'classify', '--text', text, '--steps', '20', '--format', 'json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const node = JSON.parse(cli.stdout) as Json;
+  const { page } = await openPage(`model=/models/sentiment/&task=classify&text=${encodeURIComponent(text)}&method=layer-ig&steps=20&run=1`);
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  const web = await resultJson(page);
+  assert.equal(web.prediction['label'], node.prediction['label']);
+  assert.equal(web.attributions[0]!.n_steps, 20);
+  assertSameAttributions(web, node);
+  await page.close();
+});
+
+test('a folder picked in the page (a directory input) is explained like the served one', { skip }, async () => {
+  const { page } = await openPage('task=classify&text=I+hated+every+minute&steps=8');
+  await page.selectOption('#model-select', 'folder');
+  await page.setInputFiles('#folder-input', join(ROOT, 'demo', 'sentiment'));
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  const web = await resultJson(page);
+  const cli = await runCli(['explain', 'classify', '--text', 'I hated every minute', '--steps', '8', '--format', 'json']);
+  assertSameAttributions(web, JSON.parse(cli.stdout) as Json);
+  await page.close();
+});
+
+test('the progress bar advances, Cancel stops a long run, a second run replaces the first, and the page stays usable', { skip }, async () => {
+  const { page, errors } = await openPage('steps=512&run=1');
+  await page.waitForFunction(() => {
+    const bar = document.getElementById('gradlens-progress') as HTMLProgressElement;
+    return bar.max === 512 && bar.value > 0;
+  }, null, { timeout: 60_000 });
+  const first = await page.$eval('#gradlens-progress', (b) => (b as HTMLProgressElement).value);
+  await page.waitForFunction((v) => (document.getElementById('gradlens-progress') as HTMLProgressElement).value > v, first, { timeout: 60_000 });
+  await page.click('#cancel');
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'cancelled');
+  assert.match((await page.textContent('#gradlens-status')) ?? '', /cancelled/);
+  assert.equal(await page.textContent('#gradlens-json'), '', 'no result from the cancelled run');
+  // Usable again: a short run finishes.
+  await page.fill('#opt-steps', '8');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done');
+  assert.equal((await resultJson(page)).attributions[0]!.n_steps, 8);
+  // A second run started while one runs: the first is abandoned, only the second's result is shown.
+  await page.fill('#opt-steps', '512');
+  await page.click('#run');
+  await page.waitForFunction(() => document.body.dataset['state'] === 'running');
+  assert.equal(await page.textContent('#gradlens-json'), '', 'the previous result is cleared when a run starts');
+  await page.fill('#opt-steps', '6');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done');
+  assert.equal((await resultJson(page)).attributions[0]!.n_steps, 6);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a folder without tokenizer.json and a truncated model.onnx each give one sentence in #gradlens-error', { skip }, async () => {
+  for (const [name, pattern] of [['notok', /has no tokenizer\.json/], ['truncated', /onnx\/model\.onnx.* is not a valid ONNX model/]] as const) {
+    const { page } = await openPage(`model=/models/${name}/&run=1`);
+    await finished(page);
+    assert.equal(await page.evaluate(() => document.body.dataset['state']), 'error');
+    const message = (await page.textContent('#gradlens-error')) ?? '';
+    assert.match(message, pattern);
+    assert.doesNotMatch(message, /\n|\bat \S+:\d+/, 'one sentence, no stack');
+    assert.match(message, /\.$/);
+    assert.equal(await page.textContent('#gradlens-json'), '');
+    // Still usable: the demo runs after the error.
+    await page.selectOption('#model-select', '/models/qa/');
+    await page.fill('#opt-steps', '4');
+    await page.click('#run');
+    await finished(page);
+    assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done');
+    assert.equal(await page.isHidden('#gradlens-error'), true);
+    await page.close();
+  }
+});

@@ -42,7 +42,7 @@ export async function attrOne(seq: number, ibs: number | undefined, withForward:
 }
 
 /** bench/models/bert-base-qa-folder: config.json, tokenizer files and onnx/model.onnx (a link to the weights). */
-function cliModelFolder(): string {
+export function cliModelFolder(): string {
   const m = benchModel();
   const dir = join(BENCH_DIR, 'bert-base-qa-folder');
   mkdirSync(join(dir, 'onnx'), { recursive: true });

@@ -2,10 +2,12 @@
 // run in the same process (or, for PyTorch, a child process on the same machine).
 import { benchAutodiff } from './autodiff.js';
 import { benchAttr, attrOne } from './attr.js';
+import { benchWeb } from './web.js';
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'attr-one') await attrOne(Number(a), b === 'all' ? undefined : Number(b), c === 'fwd');
 else {
   if (!mode || mode === 'autodiff') await benchAutodiff();
   if (!mode || mode === 'attr' || mode === 'e2e') await benchAttr(128, mode);
+  if (!mode || mode === 'web') await benchWeb();
 }

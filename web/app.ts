@@ -270,6 +270,9 @@ function onWorkerMessage(m: WorkerMessage): void {
     return;
   }
   showResult(m.result, m.html, m.svg);
+  // Timings for automation (npm run bench): model load and task run inside the worker, in ms.
+  document.body.dataset['loadMs'] = m.ms.load.toFixed(1);
+  document.body.dataset['runMs'] = m.ms.run.toFixed(1);
   const bar = $<HTMLProgressElement>('gradlens-progress');
   bar.max = 1;
   bar.value = 1;

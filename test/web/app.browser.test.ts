@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -29,7 +29,10 @@ before(async () => {
   cpSync(join(ROOT, 'demo', 'qa'), truncated, { recursive: true });
   const model = join(truncated, 'onnx', 'model.onnx');
   truncateSync(model, Math.floor(statSync(model).size / 3));
-  server = await startServe(['--model', notok, '--model', truncated]);
+  const quantized = join(work, 'quantized');
+  cpSync(join(ROOT, 'demo', 'qa'), quantized, { recursive: true });
+  renameSync(join(quantized, 'onnx', 'model.onnx'), join(quantized, 'onnx', 'model_quantized.onnx'));
+  server = await startServe(['--model', notok, '--model', truncated, '--model', quantized]);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
@@ -157,12 +160,26 @@ test('the progress bar advances, Cancel stops a long run, a second run replaces 
   await finished(page);
   assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done');
   assert.equal((await resultJson(page)).attributions[0]!.n_steps, 6);
+  // A reload mid-run: the page starts fresh, idle, with no result.
+  await page.goto(`${server.url}?steps=512`);
+  await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
+  await page.click('#run');
+  await page.waitForFunction(() => document.body.dataset['state'] === 'running');
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
+  assert.equal(await page.textContent('#gradlens-json'), '');
+  assert.equal(await page.isHidden('#gradlens-result'), true);
   assert.deepEqual(errors, []);
   await page.close();
 });
 
-test('a folder without tokenizer.json and a truncated model.onnx each give one sentence in #gradlens-error', { skip }, async () => {
-  for (const [name, pattern] of [['notok', /has no tokenizer\.json/], ['truncated', /onnx\/model\.onnx.* is not a valid ONNX model/]] as const) {
+test('a folder without tokenizer.json, a truncated model.onnx and a quantized-only folder each give one sentence in #gradlens-error', { skip }, async () => {
+  const cases = [
+    ['notok', /has no tokenizer\.json/],
+    ['truncated', /onnx\/model\.onnx.* is not a valid ONNX model/],
+    ['quantized', /has only model_quantized\.onnx: gradlens differentiates the fp32 onnx\/model\.onnx/],
+  ] as const;
+  for (const [name, pattern] of cases) {
     const { page } = await openPage(`model=/models/${name}/&run=1`);
     await finished(page);
     assert.equal(await page.evaluate(() => document.body.dataset['state']), 'error');

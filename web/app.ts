@@ -220,7 +220,8 @@ function startRun(): void {
     const settings: Record<string, string> = { method: method.name };
     for (const key of method.options) settings[key] = $<HTMLInputElement>(`opt-${key}`).value.trim();
     const target = read('target').trim();
-    request = { type: 'run', id: ++runId, model: currentModel(), task, input, settings, webgpu: $<HTMLInputElement>('webgpu').checked, ...(target ? { target } : {}) };
+    const threads = Number(params.get('threads'));
+    request = { ...(Number.isInteger(threads) && threads > 0 && threads <= 64 ? { threads } : {}), type: 'run', id: ++runId, model: currentModel(), task, input, settings, webgpu: $<HTMLInputElement>('webgpu').checked, ...(target ? { target } : {}) };
   } catch (e) {
     fault((e as Error).message);
     return;

@@ -15,6 +15,8 @@ export interface RunRequest {
   target?: string;
   settings: SettingValues;
   webgpu: boolean;
+  /** WASM threads (default: all cores when cross-origin isolated). */
+  threads?: number;
 }
 
 export type WorkerMessage =

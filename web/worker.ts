@@ -37,7 +37,7 @@ scope.onmessage = async (event) => {
   try {
     const settings = parseSettings(req.settings);
     post({ type: 'progress', id: req.id, phase: 'backend' });
-    backend ??= useWebBackend({ wasmPaths: new URL('./ort/', scope.location.href).href, webgpu: req.webgpu });
+    backend ??= useWebBackend({ wasmPaths: new URL('./ort/', scope.location.href).href, webgpu: req.webgpu, ...(req.threads ? { threads: req.threads } : {}) });
     const info = await backend.catch((e) => { backend = undefined; throw e; });
     post({ type: 'progress', id: req.id, phase: 'loading' });
     const t0 = performance.now();

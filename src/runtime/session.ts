@@ -37,6 +37,8 @@ export interface Backend {
   ort: OrtApi;
   /** Execution providers when the caller names none. */
   defaultProviders(): string[];
+  /** Session options this build runs best with (override gradlens' defaults). */
+  sessionOptions?: Partial<InferenceSession.SessionOptions>;
 }
 
 let registered: Backend | undefined;
@@ -87,6 +89,7 @@ export class Session {
       // for each new shape and was measured slower on the gradient graphs (bench/RESULTS.md).
       enableMemPattern: false,
       executionProviders: (options.providers ?? backend.defaultProviders()) as InferenceSession.SessionOptions['executionProviders'],
+      ...backend.sessionOptions,
     };
     if (options.threads) opts.intraOpNumThreads = options.threads;
     try {

@@ -2,7 +2,7 @@
 // worker that runs the explanation, and the report's own renderer for the result.
 import { DEFAULT_SETTINGS, METHOD_TABLE, OPTIONS, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
 import { REPORT_CSS, renderTable } from '../src/viz/html.js';
-import { convergenceWarnings, describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
+import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
 import type { ModelRef, RunRequest, WorkerMessage } from './protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -309,7 +309,7 @@ function showResult(e: Explanation, html: string, svg: string): void {
       return `<tr><td>${esc(a.target)}</td><td>${a.f_x!.toFixed(4)}</td><td>${a.f_baseline!.toFixed(4)}</td><td>${a.delta!.toExponential(3)}</td><td>${r === undefined ? '—' : `${(100 * r).toFixed(1)}%`}</td></tr>`;
     }).join('') + '</table>');
   }
-  for (const w of [...e.warnings, ...convergenceWarnings(e)]) parts.push(`<p class="warning">${esc(w)}</p>`);
+  for (const w of e.warnings) parts.push(`<p class="warning">${esc(w)}</p>`);
   parts.push(`<p class="muted">${esc(e.model)} · ${esc(settingsLine(e))}</p>`);
   const result = $('gradlens-result');
   result.innerHTML = parts.join('\n');

@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import type { ExplainSettings } from '../attr/registry.js';
 import { attributeTokens, feedsFor, prewarm } from './attribute.js';
-import { base, checkClassLogits, classLogits, labelsOf, nonEmpty, resolveLabel, row, sigmoid, softmax, truncationWarning, type Explanation, type RunOptions } from './common.js';
+import { base, checkClassLogits, classLogits, labelsOf, nonEmpty, resolveLabel, row, sigmoid, softmax, truncationWarning, convergenceWarnings, type Explanation, type RunOptions } from './common.js';
 
 export interface ClassifyOptions { text: string; pair?: string; target?: string | number }
 
@@ -29,7 +29,7 @@ export async function explainClassify(model: LoadedModel, options: ClassifyOptio
       scores: Object.fromEntries(labels.map((l, i) => [l, probs[i]])),
     },
     attributions,
-    warnings: truncationWarning(enc, model, 'the text'),
+    warnings: [...truncationWarning(enc, model, 'the text'), ...convergenceWarnings(attributions)],
   };
 }
 

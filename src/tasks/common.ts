@@ -21,7 +21,8 @@ export interface Explanation {
   input_ids: number[];
   prediction: Record<string, unknown>;
   attributions: TargetAttribution[];
-  settings: { method: string; steps: number | 'auto'; integration: string; baseline: string };
+  /** The settings of the run (every key; a method reads only its own options: attr/registry.ts). */
+  settings: { method: string; steps: number | 'auto'; integration: string; baseline: string; samples: number; stdevs: number; seed: number };
   warnings: string[];
 }
 
@@ -111,7 +112,27 @@ export function truncationWarning(enc: Encoded, model: LoadedModel, what: string
 export function base(task: TaskName, model: LoadedModel, enc: Encoded, settings: ExplainSettings): Omit<Explanation, 'prediction' | 'attributions' | 'warnings'> {
   return {
     task, model: model.name, tokens: enc.tokens, input_ids: enc.ids,
-    settings: { method: settings.method, steps: settings.steps, integration: settings.integration, baseline: settings.baseline },
+    settings: { method: settings.method, steps: settings.steps, integration: settings.integration, baseline: settings.baseline, samples: settings.samples, stdevs: settings.stdevs, seed: settings.seed },
   };
 }
 
+
+/** Completeness is checked against this share of |F(x) − F(baseline)|: beyond it, a run warns (README: convergence). */
+export const DELTA_WARNING = 0.05;
+
+/** |delta| relative to |F(x) − F(baseline)| for a target, when the method has a delta. */
+export function relativeDelta(a: { delta: number | null; f_x: number | null; f_baseline: number | null }): number | undefined {
+  if (a.delta === null || a.f_x === null || a.f_baseline === null) return undefined;
+  const diff = Math.abs(a.f_x - a.f_baseline);
+  return diff > 0 ? Math.abs(a.delta) / diff : Math.abs(a.delta) > 0 ? Infinity : 0;
+}
+
+/** One warning per target whose convergence delta is large (more than DELTA_WARNING), with the fix. */
+export function convergenceWarnings(attributions: TargetAttribution[]): string[] {
+  return attributions.flatMap((a) => {
+    const r = relativeDelta(a);
+    if (r === undefined || r <= DELTA_WARNING) return [];
+    const share = Number.isFinite(r) ? `${(100 * r).toFixed(0)}%` : 'all';
+    return [`${a.target}: the convergence delta ${a.delta!.toPrecision(3)} is ${share} of F(x) − F(baseline) = ${(a.f_x! - a.f_baseline!).toPrecision(3)} (more than ${100 * DELTA_WARNING}%): try --steps auto or more steps`];
+  });
+}

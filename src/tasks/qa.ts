@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import type { ExplainSettings } from '../attr/registry.js';
 import { attributeTokens, feedsFor, prewarm } from './attribute.js';
-import { base, nonEmpty, row, softmax, targetText, truncationWarning, type Explanation, type RunOptions } from './common.js';
+import { base, nonEmpty, row, softmax, targetText, truncationWarning, convergenceWarnings, type Explanation, type RunOptions } from './common.js';
 
 export interface QaOptions { question: string; context: string; maxAnswerLength?: number; target?: string }
 
@@ -51,7 +51,7 @@ export async function explainQa(model: LoadedModel, options: QaOptions, settings
     ...base('qa', model, enc, settings),
     prediction: { answer, start: best.s, end: best.e, score: best.score, start_char: enc.offsets[best.s]![0], end_char: enc.offsets[best.e]![1] },
     attributions,
-    warnings: truncationWarning(enc, model, 'the context'),
+    warnings: [...truncationWarning(enc, model, 'the context'), ...convergenceWarnings(attributions)],
   };
 }
 

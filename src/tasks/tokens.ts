@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import type { ExplainSettings } from '../attr/registry.js';
 import { attributeTokens, feedsFor, prewarm } from './attribute.js';
-import { base, labelsOf, nonEmpty, resolveLabel, softmax, truncationWarning, type Explanation, type RunOptions } from './common.js';
+import { base, labelsOf, nonEmpty, resolveLabel, softmax, truncationWarning, convergenceWarnings, type Explanation, type RunOptions } from './common.js';
 import type { Encoded } from '../models/tokenizer.js';
 
 export interface TokensOptions { text: string; token?: number; target?: string }
@@ -42,7 +42,7 @@ export async function explainTokens(model: LoadedModel, options: TokensOptions, 
     ...base('tokens', model, enc, settings),
     prediction: { labels: perToken.map((p) => p.label), scores: perToken.map((p) => p.score), entities },
     attributions,
-    warnings: truncationWarning(enc, model, 'the text'),
+    warnings: [...truncationWarning(enc, model, 'the text'), ...convergenceWarnings(attributions)],
   };
 }
 

@@ -2,7 +2,7 @@ import { fail } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import type { ExplainSettings } from '../attr/registry.js';
 import { attributeTokens, feedsFor, prewarm } from './attribute.js';
-import { base, checkClassLogits, classLogits, nonEmpty, row, softmax, targetText, truncationWarning, type Explanation, type RunOptions } from './common.js';
+import { base, checkClassLogits, classLogits, nonEmpty, row, softmax, targetText, truncationWarning, convergenceWarnings, type Explanation, type RunOptions } from './common.js';
 
 export interface ZeroShotOptions { text: string; labels: string[]; template?: string; target?: string }
 
@@ -42,6 +42,6 @@ export async function explainZeroShot(model: LoadedModel, options: ZeroShotOptio
     ...base('zero-shot', model, enc, settings),
     prediction: { label: candidates[best], score: scores[best], labels: order.map(([, i]) => candidates[i]), scores: order.map(([s]) => s), hypothesis: template.replace('{}', candidates[chosen]!) },
     attributions,
-    warnings: truncationWarning(enc, model, 'the text'),
+    warnings: [...truncationWarning(enc, model, 'the text'), ...convergenceWarnings(attributions)],
   };
 }

@@ -26,21 +26,4 @@ export const attributionScore = (perToken: number[]): number => perToken.reduce(
 /** Tokens for display: WordPiece/BPE markers kept as they are (the view shows what the model saw). */
 export const displayToken = (t: string): string => t.replace(/\u0120/g, '·').replace(/\u2581/g, '·');
 
-/** Completeness is checked against this share of |F(x) − F(baseline)|: beyond it, a run warns (README: convergence). */
-export const DELTA_WARNING = 0.05;
-
-/** |delta| relative to |F(x) − F(baseline)| for a target, when the method has a delta. */
-export function relativeDelta(a: { delta: number | null; f_x: number | null; f_baseline: number | null }): number | undefined {
-  if (a.delta === null || a.f_x === null || a.f_baseline === null) return undefined;
-  const diff = Math.abs(a.f_x - a.f_baseline);
-  return diff > 0 ? Math.abs(a.delta) / diff : Math.abs(a.delta) > 0 ? Infinity : 0;
-}
-
-/** One warning per target whose convergence delta is large (see DELTA_WARNING), with the fix. */
-export function convergenceWarnings(e: Explanation): string[] {
-  return e.attributions.flatMap((a) => {
-    const r = relativeDelta(a);
-    if (r === undefined || r <= DELTA_WARNING) return [];
-    return [`${a.target}: the convergence delta ${a.delta!.toPrecision(3)} is ${Number.isFinite(r) ? `${(100 * r).toFixed(0)}%` : 'all'} of F(x) − F(baseline) = ${(a.f_x! - a.f_baseline!).toPrecision(3)} (more than ${100 * DELTA_WARNING}%): try steps "auto" or more steps`];
-  });
-}
+export { DELTA_WARNING, relativeDelta } from '../tasks/common.js';

@@ -3,8 +3,11 @@
  * `captum/attr/_utils/approximation_methods.py`.
  *
  * IG approximates ∫₀¹ ∂F(x' + α(x − x'))/∂x dα by Σᵢ stepSizes[i] · grad(alphas[i]),
- * so every rule here is a set of points `alphas` in [0, 1] and weights `stepSizes`
- * summing to 1.
+ * so every rule here is a set of points `alphas` in [0, 1] and weights `stepSizes`.
+ * The weights sum to 1, except Captum's riemann_trapezoid: Captum gives every point
+ * the width 1/n and halves the two end points, so its weights sum to (n − 1)/n (every
+ * release since 0.4). Under Captum's name gradlens reproduces that; the textbook
+ * trapezoid rule (width 1/(n − 1)) is 'trapezoid'.
  */
 import { fail } from '../errors.js';
 
@@ -13,7 +16,8 @@ export type IntegrationMethod =
   | 'riemann_right'
   | 'riemann_middle'
   | 'riemann_trapezoid'
-  | 'gausslegendre';
+  | 'gausslegendre'
+  | 'trapezoid';
 
 export const INTEGRATION_METHODS: readonly IntegrationMethod[] = Object.freeze([
   'riemann_left',
@@ -21,12 +25,13 @@ export const INTEGRATION_METHODS: readonly IntegrationMethod[] = Object.freeze([
   'riemann_middle',
   'riemann_trapezoid',
   'gausslegendre',
+  'trapezoid',
 ] as const);
 
 export interface Quadrature {
   /** Points in [0, 1] at which the integrand (the gradient) is evaluated. */
   alphas: number[];
-  /** Weight of each point; they sum to 1. */
+  /** Weight of each point (they sum to 1, but to (n − 1)/n for Captum's riemann_trapezoid). */
   stepSizes: number[];
 }
 
@@ -77,8 +82,16 @@ export function quadrature(method: IntegrationMethod, nSteps: number): Quadratur
         stepSizes: new Array<number>(n).fill(1 / n),
       };
     case 'riemann_trapezoid': {
-      // n points including both ends, n − 1 intervals; end points get half weight.
+      // Captum's: n points including both ends, each of width 1/n, the end points halved (Σ = (n − 1)/n).
       if (n < 2) fail(`riemann_trapezoid needs n_steps >= 2, got ${n}`);
+      const stepSizes = new Array<number>(n).fill(1 / n);
+      stepSizes[0] = 1 / n / 2;
+      stepSizes[n - 1] = 1 / n / 2;
+      return { alphas: linspace(0, 1, n), stepSizes };
+    }
+    case 'trapezoid': {
+      // The textbook rule: n points including both ends, n − 1 intervals of 1/(n − 1); end points get half weight.
+      if (n < 2) fail(`trapezoid needs n_steps >= 2, got ${n}`);
       const h = 1 / (n - 1);
       const stepSizes = new Array<number>(n).fill(h);
       stepSizes[0] = h / 2;

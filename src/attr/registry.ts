@@ -83,7 +83,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'integration', flag: '--integration', value: 'rule', label: 'Integration', default: 'gausslegendre', choices: INTEGRATION_METHODS,
-    description: 'quadrature rule', parse: parseIntegrationMethod,
+    description: 'quadrature rule: Captum\'s five (riemann_trapezoid as Captum computes it: widths 1/n, end points halved, so the weights sum to (n − 1)/n), or trapezoid, the textbook rule (widths 1/(n − 1))',
+    parse: parseIntegrationMethod,
   },
   {
     key: 'baseline', flag: '--baseline', value: 'kind', label: 'Baseline', default: 'pad', choices: BASELINES,

@@ -75,7 +75,7 @@ test('errors: nSteps 0 / 2.5, unknown method, auto-only options, internalBatchSi
   await rejects(ig.attribute({ x }, { target: 0, nSteps: 2.5 }), /n_steps must be a positive integer, got 2\.5/, 'nSteps 2.5');
   await rejects(ig.attribute({ x }, { target: 0, nSteps: -3 }), /n_steps must be a positive integer, got -3/, 'nSteps −3');
   await rejects(ig.attribute({ x }, { target: 0, method: 'simpson' as never }),
-    /unknown integration method "simpson"; expected one of: riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre/, 'unknown method');
+    /unknown integration method "simpson"; expected one of: riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre, trapezoid/, 'unknown method');
   await rejects(ig.attribute({ x }, { target: 0, method: 'riemann_trapezoid', nSteps: 1 }), /riemann_trapezoid needs n_steps >= 2, got 1/, 'trapezoid with one step');
   await rejects(ig.attribute({ x }, { target: 0, nSteps: 'auto', tolerance: 0 }), /tolerance must be positive, got 0/, 'tolerance 0');
   await rejects(ig.attribute({ x }, { target: 0, nSteps: 'auto', multiplyByInputs: false }), /nSteps 'auto' needs multiplyByInputs/, 'auto without multiplying');

@@ -37,13 +37,31 @@ test('riemann_left / right / middle, n = 4', () => {
   closeArray(m.stepSizes, [0.25, 0.25, 0.25, 0.25], 1e-15, 'middle steps');
 });
 
-test('riemann_trapezoid, n = 5 and n = 2', () => {
-  const t = quadrature('riemann_trapezoid', 5);
+test('riemann_trapezoid is Captum\'s formula exactly: widths 1/n, end points halved (sum (n − 1)/n)', () => {
+  // captum/attr/_utils/approximation_methods.py: deltas = [1 / n] * n; deltas[0] /= 2; deltas[-1] /= 2;
+  // alphas = np.linspace(0, 1, n).
+  for (const n of [2, 5, 50]) {
+    const t = quadrature('riemann_trapezoid', n);
+    const deltas = Array.from({ length: n }, () => 1 / n);
+    deltas[0]! /= 2;
+    deltas[n - 1]! /= 2;
+    assert.deepEqual(t.stepSizes, deltas, `n = ${n}: the same floats as Captum's`);
+    closeArray(t.alphas, Array.from({ length: n }, (_, i) => i / (n - 1)), 1e-15, 'alphas');
+    assert.ok(Math.abs(t.stepSizes.reduce((a, b) => a + b, 0) - (n - 1) / n) < 1e-12, 'weights sum to (n − 1)/n');
+  }
+  closeArray(quadrature('riemann_trapezoid', 5).stepSizes, [1 / 10, 1 / 5, 1 / 5, 1 / 5, 1 / 10], 1e-15, 'n = 5');
+});
+
+test('trapezoid is the textbook rule: widths 1/(n − 1), end points halved (sum 1)', () => {
+  const t = quadrature('trapezoid', 5);
   closeArray(t.alphas, [0, 0.25, 0.5, 0.75, 1], 1e-15, 'trap alphas');
   closeArray(t.stepSizes, [1 / 8, 1 / 4, 1 / 4, 1 / 4, 1 / 8], 1e-15, 'trap steps');
-  const t2 = quadrature('riemann_trapezoid', 2);
+  const t2 = quadrature('trapezoid', 2);
   closeArray(t2.alphas, [0, 1], 0, 'trap2 alphas');
   closeArray(t2.stepSizes, [0.5, 0.5], 0, 'trap2 steps');
+  // Captum's rule is the textbook one scaled by (n − 1)/n.
+  const c = quadrature('riemann_trapezoid', 5);
+  closeArray(c.stepSizes.map((v) => v * 5 / 4), t.stepSizes, 1e-15, 'ratio n/(n − 1)');
 });
 
 test('riemann rules with n = 1', () => {
@@ -132,13 +150,13 @@ test('gausslegendre quadrature maps [−1, 1] to [0, 1]', () => {
   }
 });
 
-test('step sizes sum to 1 and alphas lie in [0, 1] for every method', () => {
+test('step sizes sum to 1 (Captum\'s riemann_trapezoid: (n − 1)/n) and alphas lie in [0, 1] for every method', () => {
   for (const method of INTEGRATION_METHODS) {
     for (const n of [2, 3, 10, 50, 100, 257]) {
       const q = quadrature(method, n);
       assert.equal(q.alphas.length, n, `${method} n=${n}`);
       assert.equal(q.stepSizes.length, n, `${method} n=${n}`);
-      close(sum(q.stepSizes), 1, 1e-12, `${method} n=${n} step sum`);
+      close(sum(q.stepSizes), method === 'riemann_trapezoid' ? (n - 1) / n : 1, 1e-12, `${method} n=${n} step sum`);
       for (const a of q.alphas) assert.ok(a >= 0 && a <= 1, `${method} n=${n} alpha ${a}`);
     }
   }
@@ -162,7 +180,7 @@ test('gausslegendre integrates e^α to 1e-12 with 10 points', () => {
 test('orders of accuracy: middle/trapezoid O(1/n²), left/right O(1/n)', () => {
   const cases: [IntegrationMethod, number][] = [
     ['riemann_middle', 4],
-    ['riemann_trapezoid', 4],
+    ['trapezoid', 4],
     ['riemann_left', 2],
     ['riemann_right', 2],
   ];
@@ -170,7 +188,7 @@ test('orders of accuracy: middle/trapezoid O(1/n²), left/right O(1/n)', () => {
     for (const n of [16, 32, 64]) {
       const e1 = Math.abs(integrateExp(method, n) - EXACT);
       // Trapezoid has n − 1 intervals, so compare with 2(n − 1) + 1 points.
-      const n2 = method === 'riemann_trapezoid' ? 2 * (n - 1) + 1 : 2 * n;
+      const n2 = method === 'trapezoid' ? 2 * (n - 1) + 1 : 2 * n;
       const e2 = Math.abs(integrateExp(method, n2) - EXACT);
       const r = e1 / e2;
       assert.ok(
@@ -185,7 +203,7 @@ test('orders of accuracy: middle/trapezoid O(1/n²), left/right O(1/n)', () => {
   close(Math.abs(integrateExp('riemann_right', n) - EXACT) * n, EXACT / 2, 0.02, 'right constant');
   close(Math.abs(integrateExp('riemann_middle', n) - EXACT) * n * n, EXACT / 24, 1e-3, 'middle constant');
   const m = n - 1;
-  close(Math.abs(integrateExp('riemann_trapezoid', n) - EXACT) * m * m, EXACT / 12, 1e-3, 'trap constant');
+  close(Math.abs(integrateExp('trapezoid', n) - EXACT) * m * m, EXACT / 12, 1e-3, 'trap constant');
   // Left underestimates and right overestimates an increasing integrand.
   assert.ok(integrateExp('riemann_left', n) < EXACT);
   assert.ok(integrateExp('riemann_right', n) > EXACT);
@@ -233,6 +251,7 @@ test('parseIntegrationMethod accepts every valid name', () => {
     'riemann_middle',
     'riemann_trapezoid',
     'gausslegendre',
+    'trapezoid',
   ]);
   for (const m of INTEGRATION_METHODS) assert.equal(parseIntegrationMethod(m), m);
 });

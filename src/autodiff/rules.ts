@@ -237,6 +237,9 @@ export const RULES: Record<string, Rule> = {
 
   // ȳ broadcast back over the reduced axes
   ReduceSum: { diff: [0], vjp: (c) => [expandReduced(c, c.g(0)!)] },
+  // x̄ = ȳ at the elements that equal the max (min), split evenly among ties (PyTorch's amax/amin)
+  ReduceMax: { diff: [0], vjp: (c) => [extremumGrad(c)] },
+  ReduceMin: { diff: [0], vjp: (c) => [extremumGrad(c)] },
   ReduceMean: {
     diff: [0],
     vjp: (c) => {
@@ -372,6 +375,18 @@ export const NON_DIFFERENTIABLE = new Set([
 ]);
 
 /** Reduce* gradient: put the reduced axes back (keepdims=0) and expand ȳ to the input's shape. */
+function extremumGrad(c: RuleContext): string {
+  const b = c.b;
+  const x = c.x(0);
+  const axes = c.axes();
+  const runtimeAxes = axes === undefined && c.opset >= (AXES_AS_INPUT_SINCE[c.node.opType!] ?? Infinity) && c.x(1) ? c.x(1) : undefined;
+  if (axes && axes.length === 0 && attrInt(c.node, 'noop_with_empty_axes', 0) === 1) return c.g(0)!;
+  const reduced = runtimeAxes ?? (axes && axes.length > 0 ? axes : Array.from({ length: c.rank(x) }, (_, i) => i));
+  const mask = b.op('Cast', [b.op('Equal', [x, expandReduced(c, c.y(0))])], { to: c.dtype(x) });
+  const ties = b.reduce('ReduceSum', mask, reduced, true);
+  return b.op('Div', [mul(c, mask, expandReduced(c, c.g(0)!)), ties]);
+}
+
 function expandReduced(c: RuleContext, g: string): string {
   const b = c.b;
   const x = c.x(0);

@@ -15,6 +15,15 @@ export function buildProgram(): Command {
     .version(pkg.version, '-V, --version')
     .option('--debug', 'show stack traces on errors')
     .exitOverride();
+  // Choices and defaults as values (pad, 50), not quoted strings ("pad", "50").
+  program.configureHelp({
+    optionDescription: (option) => {
+      const extra: string[] = [];
+      if (option.argChoices) extra.push(`one of: ${option.argChoices.join(', ')}`);
+      if (option.defaultValue !== undefined && option.defaultValue !== false) extra.push(`default: ${option.defaultValueDescription ?? String(option.defaultValue)}`);
+      return extra.length ? `${option.description} (${extra.join('; ')})` : option.description;
+    },
+  });
   program.configureOutput({ outputError: (str, write) => write(`gradlens: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
   registerExplainCommands(program);
   registerBatchCommand(program);

@@ -74,7 +74,7 @@ export class Builder {
 
   // ---- ops whose signature changed across opsets ----
 
-  reduce(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax', x: string, axes: readonly number[] | string, keepdims: boolean): string {
+  reduce(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceMin', x: string, axes: readonly number[] | string, keepdims: boolean): string {
     const sinceInput = op === 'ReduceSum' ? 13 : 18;
     if (typeof axes === 'string') {
       if (this.opset < sinceInput) throw new Error(`${op} with run-time axes needs opset ${sinceInput}`);

@@ -18,3 +18,43 @@ export function withExtraOutputs(model: ModelProto, names: readonly string[]): M
   const proto = graph.proto;
   return onnx.ModelProto.create({ ...model, graph: onnx.GraphProto.create({ ...proto, output: [...proto.output, ...extra] }) });
 }
+
+/**
+ * A copy of the model with one more output per named output: its maximum over axis 1 (`<name>.max`, [batch]), what
+ * Captum's BERT tutorial differentiates (`pred.max(1).values`). Returns the model and the new outputs' names.
+ */
+export function withMaxOverAxis1(model: ModelProto, names: readonly string[]): { model: ModelProto; outputs: Record<string, string> } {
+  const opset = Number(model.opsetImport.find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx')?.version ?? 13);
+  const graph = new Graph(model);
+  const proto = graph.proto;
+  const nodes: onnx.INodeProto[] = [];
+  const inits: onnx.ITensorProto[] = [];
+  const outputs: Record<string, string> = {};
+  const values = names.map((n) => {
+    if (!graph.hasValue(n)) fail(`tensor ${n} is not in the graph`);
+    const out = `${n}.max`;
+    if (graph.hasValue(out)) fail(`the model already has a tensor named ${out}`);
+    outputs[n] = out;
+    if (opset >= 18) {
+      const axes = `${n}.max_axes`;
+      inits.push(onnx.TensorProto.create({ name: axes, dataType: onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [1] }));
+      nodes.push(onnx.NodeProto.create({ opType: 'ReduceMax', input: [n, axes], output: [out], name: `${out}_node`, attribute: [onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 })] }));
+    } else {
+      nodes.push(onnx.NodeProto.create({
+        opType: 'ReduceMax', input: [n], output: [out], name: `${out}_node`,
+        attribute: [
+          onnx.AttributeProto.create({ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }),
+          onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }),
+        ],
+      }));
+    }
+    return makeValueInfo(out, onnx.TensorProto.DataType.FLOAT, null);
+  });
+  return {
+    model: onnx.ModelProto.create({
+      ...model,
+      graph: onnx.GraphProto.create({ ...proto, node: [...proto.node, ...nodes], initializer: [...proto.initializer, ...inits], output: [...proto.output, ...values] }),
+    }),
+    outputs,
+  };
+}

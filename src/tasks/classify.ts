@@ -23,7 +23,7 @@ export async function explainClassify(model: LoadedModel, options: ClassifyOptio
   const index = resolveLabel(labels, options.target, predicted);
   const attributions = await attributeTokens(model, enc, [{ output: outName, target: index, label: labels[index]!, index }], settings, run);
   return {
-    ...base('classify', model, enc, settings),
+    ...base('classify', model, enc, settings, [text, options.pair]),
     prediction: {
       label: labels[predicted], index: predicted, score: probs[predicted], multi_label: multiLabel,
       scores: Object.fromEntries(labels.map((l, i) => [l, probs[i]])),

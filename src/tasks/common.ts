@@ -22,8 +22,10 @@ export interface Explanation {
   prediction: Record<string, unknown>;
   attributions: TargetAttribution[];
   /** The settings of the run (every key; a method reads only its own options: attr/registry.ts). */
-  settings: { method: string; steps: number | 'auto'; integration: string; baseline: string; samples: number; stdevs: number; seed: number };
+  settings: { method: string; steps: number | 'auto'; integration: string; baseline: string; samples: number; stdevs: number; seed: number; qa_target?: 'position' | 'max' };
   warnings: string[];
+  /** For [UNK] tokens, by token index, the characters of the input they stand for (absent when there are none). */
+  unk_text?: Record<string, string>;
 }
 
 export const softmax = (xs: number[]): number[] => {
@@ -109,11 +111,20 @@ export function truncationWarning(enc: Encoded, model: LoadedModel, what: string
   return enc.truncatedTokens > 0 ? [`${what} was truncated: ${enc.truncatedTokens} tokens beyond the model's ${model.maxLength} positions were dropped`] : [];
 }
 
-export function base(task: TaskName, model: LoadedModel, enc: Encoded, settings: ExplainSettings): Omit<Explanation, 'prediction' | 'attributions' | 'warnings'> {
-  return {
+export function base(task: TaskName, model: LoadedModel, enc: Encoded, settings: ExplainSettings, texts: readonly (string | undefined)[] = []): Omit<Explanation, 'prediction' | 'attributions' | 'warnings'> {
+  const head: Omit<Explanation, 'prediction' | 'attributions' | 'warnings'> = {
     task, model: model.name, tokens: enc.tokens, input_ids: enc.ids,
     settings: { method: settings.method, steps: settings.steps, integration: settings.integration, baseline: settings.baseline, samples: settings.samples, stdevs: settings.stdevs, seed: settings.seed },
   };
+  // Unknown tokens keep the characters they stand for (from the tokenizer's offsets), for reports.
+  const unk: Record<string, string> = {};
+  enc.ids.forEach((id, i) => {
+    const seg = enc.segment[i], span = enc.offsets[i];
+    const text = seg === null || seg === undefined ? undefined : texts[seg];
+    if (id === model.tokenizer.unkId && span && text !== undefined) unk[String(i)] = text.slice(span[0], span[1]);
+  });
+  if (Object.keys(unk).length > 0) head.unk_text = unk;
+  return head;
 }
 
 

@@ -39,7 +39,7 @@ export async function explainTokens(model: LoadedModel, options: TokensOptions, 
   }
   const attributions = await attributeTokens(model, enc, targets, settings, run);
   return {
-    ...base('tokens', model, enc, settings),
+    ...base('tokens', model, enc, settings, [text]),
     prediction: { labels: perToken.map((p) => p.label), scores: perToken.map((p) => p.score), entities },
     attributions,
     warnings: [...truncationWarning(enc, model, 'the text'), ...convergenceWarnings(attributions)],

@@ -39,7 +39,7 @@ export async function explainZeroShot(model: LoadedModel, options: ZeroShotOptio
   const attributions = await attributeTokens(model, enc, [{ output: outName, target: entailment, label: candidates[chosen]!, index: entailment }], settings, run);
   const order = scores.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0]);
   return {
-    ...base('zero-shot', model, enc, settings),
+    ...base('zero-shot', model, enc, settings, [text, template.replace('{}', candidates[chosen]!)]),
     prediction: { label: candidates[best], score: scores[best], labels: order.map(([, i]) => candidates[i]), scores: order.map(([s]) => s), hypothesis: template.replace('{}', candidates[chosen]!) },
     attributions,
     warnings: [...truncationWarning(enc, model, 'the text'), ...convergenceWarnings(attributions)],

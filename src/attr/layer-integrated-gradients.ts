@@ -21,7 +21,7 @@ export interface LayerIntegratedGradientsOptions extends Omit<IntegratedGradient
 /** A layer method: attributions in the space of one intermediate tensor, e.g. the embeddings-layer output. */
 export function checkLayer(runner: ModelRunner, layer: string): void {
   const graph = new Graph(runner.model);
-  if (!graph.producer.has(layer)) fail(`layer ${layer} is not a tensor computed by the graph (gradlens inspect lists them)`);
+  if (!graph.producer.has(layer)) fail(`layer ${layer} is not a tensor computed by the graph (gradlens inspect --tensors lists them)`);
 }
 
 /**

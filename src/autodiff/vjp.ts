@@ -157,7 +157,7 @@ function validate(graph: Graph, shapes: ShapeMap, spec: VjpSpec): void {
   if (spec.of.length === 0) fail('give at least one --of output');
   if (spec.wrt.length === 0) fail('give at least one --wrt tensor');
   for (const [flag, names] of [['--of', spec.of], ['--wrt', spec.wrt]] as const) {
-    for (const name of names) if (!graph.hasValue(name)) fail(`${flag} ${name} is not a tensor of the graph (gradlens inspect lists them)`);
+    for (const name of names) if (!graph.hasValue(name)) fail(`${flag} ${name} is not a tensor of the graph (gradlens inspect --tensors lists them)`);
   }
   for (const name of spec.wrt) {
     const type = shapes.get(name)?.type;

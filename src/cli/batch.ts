@@ -34,6 +34,7 @@ export function registerBatchCommand(program: Command): void {
     .description('explain every line of a JSONL file; resumable (rerun the same command after a crash or Ctrl-C)')
     .addOption(new Option('--task <task>', 'task of every line').choices([...TASKS]).makeOptionMandatory())
     .requiredOption('-i, --input <file>', 'JSONL input: {"question","context"} (qa), {"text","pair"?} (classify), {"text","token"?} (tokens), {"text","labels","template"?} (zero-shot); optional "id" (unique string or number) and "target"'))
+    .option('-o, --out <file>', 'the JSONL output, one result per input line: appended to, and resumed from when it exists')
     .option('--force', 'resume an output written with another task, model or settings (the remaining lines use the new ones)')
     .option('--retry-errors', 'run again the lines whose recorded result is an error')
     .addHelpText('after', `
@@ -46,7 +47,6 @@ Examples:
   $ gradlens batch --task classify --input reviews.jsonl --out results.jsonl --retry-errors`)
     .action(async (o: BatchOptions & { task: TaskName; input: string }) => {
       if (!o.out) fail('batch needs --out results.jsonl (the file it appends to and resumes from)');
-      if (o.format !== 'text' && o.format !== 'json') fail('batch writes JSONL; --format does not apply');
       // Silently ignoring it would explain other targets than the user asked for.
       if (o.target !== undefined) fail('batch takes each line\'s own "target" field; --target does not apply (add "target" to the input lines)');
       await runBatch(o.task, o.input, o.out, o);

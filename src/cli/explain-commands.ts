@@ -1,12 +1,16 @@
 import { Command, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import cliProgress from 'cli-progress';
 import { freemem } from 'node:os';
 import { fail } from '../errors.js';
 import { LIMITS, formatBytes, readTextFile } from '../io/files.js';
 import type { LoadedModel } from '../models/load.js';
 import { DEMO_MODELS, loadModel } from '../io/folder.js';
-import { DEFAULT_SETTINGS, METHOD_TABLE, METHODS, OPTIONS, SETTING_LIMITS, methodsUsing, parseSettings, type ExplainSettings } from '../attr/registry.js';
+import { DEFAULT_SETTINGS, METHOD_TABLE, METHODS, OPTIONS, SETTING_LIMITS, methodsUsing, parseIntIn, parseSettings, type ExplainSettings } from '../attr/registry.js';
 import { SEED_EXAMPLE, TASK_TABLE, runTask, type Explanation, type TaskInput, type TaskName } from '../tasks/index.js';
+import { DOC_STRIDE, QA_TARGETS } from '../tasks/qa.js';
+import type { Progress } from '../tasks/attribute.js';
 import { renderText } from '../viz/text.js';
 import { escapeControls } from '../viz/escape.js';
 import { renderHtml } from '../viz/html.js';
@@ -24,7 +28,9 @@ export interface CommonCliOptions {
   target?: string;
   baseline: string;
   layer?: string;
-  format: string;
+  format?: string;
+  values?: boolean;
+  qaTarget?: 'position' | 'max';
   out?: string;
   seed: string;
   stdevs: string;
@@ -82,25 +88,43 @@ export function availableMemory(): number {
   return constrained && constrained > 0 ? Math.min(free, constrained) : free;
 }
 
-/** Adds the options every explain/batch command shares; the method options come from the registry (attr/registry.ts). */
-export function addCommonOptions(cmd: Command): Command {
+/** What a --target means for each task (help texts). */
+const TARGET_HELP: Record<TaskName | 'batch', string> = {
+  qa: 'explain these token positions instead of the predicted answer\'s: START:END (0-based, special tokens included)',
+  classify: 'explain this label (name or index) instead of the predicted one',
+  tokens: 'with --token: explain this label (name or index) at that token instead of the predicted one',
+  'zero-shot': 'explain this candidate label instead of the best one',
+  batch: 'the target of lines without their own "target" field (a label; qa: START:END)',
+};
+
+/**
+ * Adds the options explain and batch commands share; the method options come from the registry (attr/registry.ts).
+ * Report options (--format, --out, --true-label) only for explain: batch writes JSONL to its own --out.
+ */
+export function addCommonOptions(cmd: Command, use: TaskName | 'batch' = 'batch'): Command {
   cmd
     .option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id')
-    .addOption(new Option('--method <name>', `attribution method: ${METHOD_TABLE.map((m) => `${m.name} (${m.captum})`).join(', ')}`).choices([...METHODS]).default(DEFAULT_SETTINGS.method));
+    .addOption(new Option('--method <name>', `attribution method: ${METHOD_TABLE.map((m) => `${m.name} (${m.captum})`).join(', ')}`)
+      .choices([...METHODS]).default(DEFAULT_SETTINGS.method, DEFAULT_SETTINGS.method));
   for (const o of OPTIONS) {
     const users = methodsUsing(o.key);
-    const option = new Option(`${o.flag} <${o.value}>`, `${o.description} [${users.join(', ')}]`).default(o.default);
+    const option = new Option(`${o.flag} <${o.value}>`, `${o.description} [${users.join(', ')}]`).default(o.default, o.default);
     cmd.addOption(o.choices ? option.choices([...o.choices]) : option);
   }
-  return cmd
+  cmd
     .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`)
-    .option('--target <target>', 'what to explain instead of the prediction (label name/index; qa: START:END token positions)')
-    .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output')
-    .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('text'))
-    .option('-o, --out <file>', 'write the report to a file instead of stdout')
+    .option('--target <target>', TARGET_HELP[use])
+    .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output (gradlens inspect --tensors lists them)')
     .option('--memory-budget <size>', 'memory a run may use, e.g. 4G or 512M, at most 1024T (default: the memory available)')
-    .option('--true-label <label>', 'shown in the HTML report\'s True Label column')
     .option('--offline', 'never download: use local folders and the Hub cache only (also HF_HUB_OFFLINE=1)');
+  if (use !== 'batch') {
+    cmd
+      .addOption(new Option('--format <format>', 'output format (default: from the --out file\'s extension, else text)').choices([...FORMATS]))
+      .option('-o, --out <file>', 'write the report to a file instead of stdout (.json, .html, .svg, .txt choose the format)')
+      .option('--values', 'show each token\'s value in the coloured terminal view too')
+      .option('--true-label <label>', 'shown in the HTML report\'s True Label column');
+  }
+  return cmd;
 }
 
 export function settingsFrom(o: CommonCliOptions): ExplainSettings {
@@ -130,13 +154,56 @@ export async function modelFor(task: TaskName, o: CommonCliOptions): Promise<Loa
   return model;
 }
 
-export function render(e: Explanation, format: Format, o: { trueLabel?: string; color: boolean }): string {
+/** --format, else the --out file's extension (.json, .html/.htm, .svg), else text. */
+export function formatFor(o: { format?: string; out?: string }): Format {
+  if (o.format) return o.format as Format;
+  const ext = o.out ? extname(o.out).toLowerCase() : '';
+  return ext === '.json' ? 'json' : ext === '.html' || ext === '.htm' ? 'html' : ext === '.svg' ? 'svg' : 'text';
+}
+
+/** The input of one explanation as the HTML report shows it (and the original text of [UNK] tokens). */
+export function reportInput(task: TaskName, input: TaskInput, e: Explanation): Record<string, unknown> {
+  const fields = TASK_TABLE.find((t) => t.name === task)!.fields;
+  const record: Record<string, unknown> = {};
+  for (const f of fields) if (input[f] !== undefined && f !== 'token') record[f] = input[f];
+  if (e.unk_text) record['unk'] = Object.fromEntries(Object.entries(e.unk_text).map(([k, v]) => [Number(k), v]));
+  return record;
+}
+
+export function render(e: Explanation, format: Format, o: { trueLabel?: string; color: boolean; values?: boolean; width?: number; input?: Record<string, unknown> }): string {
   switch (format) {
     case 'json': return `${JSON.stringify(e, null, 2)}\n`;
-    case 'html': return renderHtml([e], { trueLabel: o.trueLabel });
+    case 'html': return renderHtml([e], { trueLabel: o.trueLabel, ...(o.input ? { inputs: [o.input as never] } : {}) });
     case 'svg': return renderSvg(e);
-    case 'text': return `${renderText(e, o.color)}\n`;
+    case 'text': return `${renderText(e, o.color, { values: o.values, width: o.width })}\n`;
   }
+}
+
+/**
+ * A progress bar on stderr for explanations that run longer than about 2 s: only on a terminal, started at the first
+ * ONNX Runtime call after 2 s, cleared when done.
+ */
+export function progressBar(): { onProgress?: (p: Progress) => void; stop(): void } {
+  if (!process.stderr.isTTY || 'CI' in process.env) return { stop() {} };
+  const start = Date.now();
+  let bar: cliProgress.SingleBar | undefined;
+  return {
+    onProgress: (p) => {
+      const total = p.total ?? Math.max(p.done, 1);
+      if (!bar) {
+        if (Date.now() - start < 2000) return;
+        bar = new cliProgress.SingleBar({
+          stream: process.stderr, clearOnComplete: true, hideCursor: true,
+          format: `gradlens |{bar}| {value}/{total} gradient rows${p.total === undefined ? ' (steps auto)' : ''} · ETA {eta_formatted}`,
+        }, cliProgress.Presets.shades_classic);
+        bar.start(total, p.done);
+        return;
+      }
+      if (p.total === undefined) bar.setTotal(total);
+      bar.update(p.done);
+    },
+    stop: () => bar?.stop(),
+  };
 }
 
 export function useColor(): boolean {
@@ -172,7 +239,10 @@ export function registerExplainCommands(program: Command): void {
   const tasks: [TaskName, (c: Command) => Command][] = [
     ['qa', (c) => c
       .option('-q, --question <text>', `the question (default, with the default context: "${SEED_EXAMPLE.question}"); @file or @- (stdin) reads it`)
-      .option('-c, --context <text>', 'the passage to answer from; @file reads a file, @- stdin, @@… is a literal "@…"')],
+      .option('-c, --context <text>', 'the passage to answer from; @file reads a file, @- stdin, @@… is a literal "@…"')
+      .addOption(new Option('--qa-target <which>', 'position: the start/end logits at the predicted answer\'s positions; max: the largest start/end logit over all positions at each step, the forward function of Captum\'s BERT tutorial (pred.max(1).values)')
+        .choices([...QA_TARGETS]).default('position', 'position'))
+      .option('--doc-stride <n>', `a context longer than the model's positions is split into windows (as the transformers question-answering pipeline does); consecutive windows share this many context tokens (at most half a window) (default: ${DOC_STRIDE})`, (v) => parseIntIn(v, '--doc-stride', 0, 100_000))],
     ['classify', (c) => c
       .requiredOption('-t, --text <text>', 'the text; @file reads a file, @- stdin, @@… is a literal "@…"').option('--pair <text>', 'second text of a pair (@file, @- too)')],
     ['tokens', (c) => c
@@ -187,7 +257,7 @@ export function registerExplainCommands(program: Command): void {
   ];
   for (const [task, extra] of tasks) {
     const description = TASK_TABLE.find((t) => t.name === task)!.description;
-    addCommonOptions(extra(explain.command(task).description(description)))
+    addCommonOptions(extra(explain.command(task).description(description)), task)
       .addHelpText('after', `\nExamples:\n${examples[task]}`)
       .action(async (options: CommonCliOptions & TaskInput & { labels?: string | string[] }) => {
         const settings = settingsFrom(options);
@@ -196,9 +266,19 @@ export function registerExplainCommands(program: Command): void {
         const input: TaskInput = { ...o, labels: typeof o.labels === 'string' ? o.labels.split(',') : o.labels };
         if (task === 'qa' && input.question === undefined && input.context === undefined) Object.assign(input, SEED_EXAMPLE);
         if (task === 'qa' && (input.question === undefined || input.context === undefined)) fail('give both --question and --context');
-        const result = await runTask(task, model, input, o.target, settings);
+        const format = formatFor(o);
+        const progress = progressBar();
+        let result: Explanation;
+        try {
+          result = await runTask(task, model, input, o.target, settings, { onProgress: progress.onProgress });
+        } finally {
+          progress.stop();
+        }
         for (const w of result.warnings) console.error(`gradlens: warning: ${escapeControls(w)}`);
-        emit(render(result, o.format as Format, { trueLabel: o.trueLabel, color: !o.out && o.format === 'text' && useColor() }), o.out);
+        emit(render(result, format, {
+          trueLabel: o.trueLabel, color: !o.out && format === 'text' && useColor(), values: o.values,
+          width: process.stdout.columns || 100, input: reportInput(task, input, result),
+        }), o.out);
         await model.runner.release();
       });
   }

@@ -1,10 +1,38 @@
 import type { Command } from 'commander';
 import { readModelFile, writeModelFile } from '../io/model-file.js';
-import { vjpModel, gradName, cotangentName } from '../autodiff/vjp.js';
-import { summarize, formatSummary } from './inspect.js';
+import { vjpModel } from '../autodiff/vjp.js';
+import type { ModelProto } from '../onnx/proto.js';
+import { registerInspectCommand } from './inspect.js';
 import { escapeControls } from '../viz/escape.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+
+/** The graph inputs a caller feeds (initializers listed as inputs are not fed). */
+function inputNames(model: ModelProto): string[] {
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name));
+  return (model.graph?.input ?? []).map((v) => v.name ?? '').filter((n) => !inits.has(n));
+}
+
+const outputNames = (model: ModelProto): string[] => (model.graph?.output ?? []).map((v) => v.name ?? '');
+
+const list = (names: string[]) => (names.length ? names.join(', ') : 'none');
+
+/** What `gradlens grad` reports: the written model's own inputs and outputs, and how they differ from the original's. */
+export function describeGradModel(original: ModelProto, grad: ModelProto): string[] {
+  const before = inputNames(original), after = inputNames(grad);
+  const beforeOut = outputNames(original), afterOut = outputNames(grad);
+  const kept = before.filter((n) => after.includes(n));
+  const removed = before.filter((n) => !after.includes(n));
+  return [
+    `  inputs:  ${list(after)}`,
+    `    new:     ${list(after.filter((n) => !before.includes(n)))}`,
+    `    kept:    ${list(kept)}`,
+    ...(removed.length ? [`    removed: ${list(removed)} (only needed to compute the --wrt tensors, which are inputs now)`] : []),
+    `  outputs: ${list(afterOut)}`,
+    `    new:     ${list(afterOut.filter((n) => !beforeOut.includes(n)))}`,
+    `  nodes: ${original.graph?.node?.length ?? 0} → ${grad.graph?.node?.length ?? 0}`,
+  ].map(escapeControls);
+}
 
 export function registerGradCommands(program: Command): void {
   program
@@ -17,27 +45,15 @@ export function registerGradCommands(program: Command): void {
     .addHelpText('after', `
 Examples:
   $ gradlens grad model.onnx --of start_logits --of end_logits --wrt /bert/embeddings/LayerNorm/Add_1_output_0 -o grad.onnx
-  $ gradlens inspect model.onnx   # lists tensors, ops and which ops lack gradient rules`)
+  $ gradlens inspect model.onnx --tensors   # the tensors --of and --wrt can name, and ops without gradient rules`)
     .action((modelPath: string, opts: { of: string[]; wrt: string[]; out: string }) => {
       const model = readModelFile(modelPath);
+      // vjpModel reads the model without changing it: the original's inputs and outputs are compared below.
       const grad = vjpModel(model, { of: opts.of, wrt: opts.wrt });
       writeModelFile(opts.out, grad);
-      console.log(`wrote ${opts.out}`);
-      console.log(`  new inputs:  ${[...opts.wrt, ...opts.of.map(cotangentName)].join(', ')}`);
-      console.log(`  new outputs: ${opts.wrt.map(gradName).join(', ')}`);
-      console.log(`  nodes: ${model.graph?.node?.length ?? 0} → ${grad.graph?.node?.length ?? 0}`);
+      console.log(escapeControls(`wrote ${opts.out}`));
+      for (const line of describeGradModel(model, grad)) console.log(line);
     });
 
-  program
-    .command('inspect')
-    .description('print opset, inputs and outputs with shapes, an op histogram, and ops without gradient rules')
-    .argument('<model>', 'ONNX model file')
-    .option('--json', 'print JSON')
-    .addHelpText('after', `
-Example:
-  $ gradlens inspect onnx/model.onnx`)
-    .action((modelPath: string, opts: { json?: boolean }) => {
-      const summary = summarize(readModelFile(modelPath));
-      console.log(opts.json ? JSON.stringify(summary, null, 2) : formatSummary(summary).split('\n').map(escapeControls).join('\n'));
-    });
+  registerInspectCommand(program);
 }

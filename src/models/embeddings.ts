@@ -26,7 +26,7 @@ export function findEmbeddingsOutput(graph: Graph, idsInput = 'input_ids'): stri
     }
     for (const o of node.output ?? []) if (o) fromIds.add(o);
   }
-  fail('cannot find the embeddings output in the graph; pass it with --layer (gradlens inspect lists tensors)');
+  fail('cannot find the embeddings output in the graph; pass it with --layer (gradlens inspect --tensors lists them)');
 }
 
 /** Sanity check: the activation comes out of a normalisation or a sum, not a shape computation. */

@@ -61,7 +61,7 @@ export async function loadModelFromSource(source: ModelSource, options: LoadOpti
   const inputNames = graph.inputNames();
   const { arch, known } = architectureFor(config.model_type, inputNames);
   const embeddingsOutput = options.layer ?? findEmbeddingsOutput(graph);
-  if (options.layer && !graph.producer.has(options.layer)) fail(`--layer ${options.layer} is not a tensor computed by the graph (gradlens inspect lists them)`);
+  if (options.layer && !graph.producer.has(options.layer)) fail(`--layer ${options.layer} is not a tensor computed by the graph (gradlens inspect --tensors lists them)`);
   const wordEmbeddings = findWordEmbeddings(graph);
   const positions = (config.max_position_embeddings ?? tokenizer.modelMaxLength) - arch.positionOffset;
   if (!(positions >= 2)) fail(`config.json of ${name}: max_position_embeddings ${config.max_position_embeddings} leaves ${positions} positions for ${arch.modelType}`);

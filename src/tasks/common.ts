@@ -26,6 +26,8 @@ export interface Explanation {
   warnings: string[];
   /** For [UNK] tokens, by token index, the characters of the input they stand for (absent when there are none). */
   unk_text?: Record<string, string>;
+  /** QA with a context longer than the model's positions: which window of the context the result is from. */
+  window?: { index: number; count: number; stride: number; start_char: number; end_char: number };
 }
 
 export const softmax = (xs: number[]): number[] => {

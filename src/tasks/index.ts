@@ -11,7 +11,7 @@ export { TASKS, type TaskName, type Explanation, type RunOptions } from './commo
 export { explainQa, explainClassify, explainTokens, explainZeroShot };
 
 /** One input of any task (a batch line, a form, URL parameters). */
-export interface TaskInput { question?: string; context?: string; text?: string; pair?: string; token?: number; labels?: string[]; template?: string; qaTarget?: QaTarget }
+export interface TaskInput { question?: string; context?: string; text?: string; pair?: string; token?: number; labels?: string[]; template?: string; qaTarget?: QaTarget; docStride?: number }
 
 export interface TaskSpec {
   name: TaskName;
@@ -36,7 +36,7 @@ export const SEED_EXAMPLE = {
 /** Runs one task on one input. */
 export function runTask(task: TaskName, model: LoadedModel, input: TaskInput, target: string | undefined, settings: ExplainSettings, run: RunOptions = {}): Promise<Explanation> {
   switch (task) {
-    case 'qa': return explainQa(model, { question: input.question ?? '', context: input.context ?? '', target, ...(input.qaTarget ? { qaTarget: input.qaTarget } : {}) }, settings, run);
+    case 'qa': return explainQa(model, { question: input.question ?? '', context: input.context ?? '', target, ...(input.qaTarget ? { qaTarget: input.qaTarget } : {}), ...(input.docStride !== undefined ? { docStride: input.docStride } : {}) }, settings, run);
     case 'classify': return explainClassify(model, { text: input.text ?? '', pair: input.pair, target }, settings, run);
     case 'tokens': return explainTokens(model, { text: input.text ?? '', token: input.token, target }, settings, run);
     case 'zero-shot': return explainZeroShot(model, { text: input.text ?? '', labels: input.labels ?? [], template: input.template, target }, settings, run);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './run-cli.js';
-import { fixture } from '../helpers.js';
+import { fixture, ROOT } from '../helpers.js';
 import { readModelFile } from '../../src/io/model-file.js';
 
 const QA14 = fixture('bert', 'qa-opset14.onnx');
@@ -31,17 +31,37 @@ test('gradlens grad writes a gradient model with the documented inputs and outpu
   assert.ok(g.graph!.node!.every((n) => !n.domain || n.domain === 'ai.onnx'), 'standard-domain ops only');
 });
 
-test('gradlens inspect lists opset, tensors, op histogram and missing rules', async () => {
-  const r = await runCli(['inspect', QA14]);
+/** The names after "<label>:" on the line of grad's report that starts with it ("none" is an empty list). */
+function printed(stdout: string, label: string): string[] {
+  const line = stdout.split('\n').find((l) => l.trimStart().startsWith(`${label}:`));
+  assert.ok(line, `no "${label}:" line in:\n${stdout}`);
+  const rest = line.slice(line.indexOf(':') + 1).trim().replace(/ \(.*\)$/, '');
+  return rest === 'none' ? [] : rest.split(', ');
+}
+
+test('gradlens grad prints the input and output names the written model has', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gradlens-grad-'));
+  const out = join(dir, 'g.onnx');
+  const model = join(ROOT, 'demo', 'qa', 'onnx', 'model.onnx');
+  const r = await runCli(['grad', model, '--of', 'start_logits', '--of', 'end_logits', '--wrt', EMB14, '-o', out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /opset 14/);
-  assert.match(r.stdout, /input_ids: int64 \[batch_size, sequence_length\]/);
-  assert.match(r.stdout, /start_logits: float \[batch_size, sequence_length\]/);
-  assert.match(r.stdout, /MatMul\s+17/);
-  assert.match(r.stdout, /every op has a gradient rule/);
-  const json = JSON.parse((await runCli(['inspect', QA14, '--json'])).stdout);
-  assert.deepEqual(json.missingRules, []);
-  assert.equal(json.ops.Softmax, 2);
+  const g = readModelFile(out).graph!;
+  const inits = new Set(g.initializer!.map((t) => t.name));
+  const inputs = g.input!.map((v) => v.name!).filter((n) => !inits.has(n));
+  const outputs = g.output!.map((v) => v.name!);
+  assert.deepEqual(printed(r.stdout, 'inputs'), inputs);
+  assert.deepEqual(printed(r.stdout, 'outputs'), outputs);
+  // The cotangent inputs have no copy suffix (one backward pass): start_logits_cotangent, not start_logits_cotangent_0.
+  assert.deepEqual(printed(r.stdout, 'new'), [EMB14, 'start_logits_cotangent', 'end_logits_cotangent']);
+  assert.ok(inputs.includes('start_logits_cotangent') && inputs.includes('end_logits_cotangent'));
+  assert.doesNotMatch(r.stdout, /_cotangent_\d|_grad_\d/);
+  assert.deepEqual(printed(r.stdout, 'kept'), ['attention_mask']);
+  assert.deepEqual(printed(r.stdout, 'removed'), ['input_ids', 'token_type_ids']);
+  for (const name of printed(r.stdout, 'kept')) assert.ok(inputs.includes(name));
+  for (const name of printed(r.stdout, 'removed')) assert.ok(!inputs.includes(name));
+  const newOutputs = r.stdout.split('\n').filter((l) => l.trimStart().startsWith('new:'))[1]!;
+  assert.equal(newOutputs.trim(), `new:     ${EMB14}_grad`);
+  assert.ok(outputs.includes(`${EMB14}_grad`));
 });
 
 test('grad: bad input gives one line and a non-zero exit', async () => {

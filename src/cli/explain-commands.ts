@@ -13,7 +13,7 @@ import { DOC_STRIDE, QA_TARGETS } from '../tasks/qa.js';
 import type { Progress } from '../tasks/attribute.js';
 import { renderText } from '../viz/text.js';
 import { escapeControls } from '../viz/escape.js';
-import { renderHtml } from '../viz/html.js';
+import { renderHtml, type ReportInput } from '../viz/html.js';
 import { renderSvg } from '../viz/svg.js';
 
 export const FORMATS = ['text', 'json', 'html', 'svg'] as const;
@@ -162,18 +162,18 @@ export function formatFor(o: { format?: string; out?: string }): Format {
 }
 
 /** The input of one explanation as the HTML report shows it (and the original text of [UNK] tokens). */
-export function reportInput(task: TaskName, input: TaskInput, e: Explanation): Record<string, unknown> {
+export function reportInput(task: TaskName, input: TaskInput, e: Explanation): ReportInput {
   const fields = TASK_TABLE.find((t) => t.name === task)!.fields;
-  const record: Record<string, unknown> = {};
-  for (const f of fields) if (input[f] !== undefined && f !== 'token') record[f] = input[f];
+  const record: ReportInput = {};
+  for (const f of fields) if (input[f] !== undefined && f !== 'token') record[f] = input[f] as string | string[];
   if (e.unk_text) record['unk'] = Object.fromEntries(Object.entries(e.unk_text).map(([k, v]) => [Number(k), v]));
   return record;
 }
 
-export function render(e: Explanation, format: Format, o: { trueLabel?: string; color: boolean; values?: boolean; width?: number; input?: Record<string, unknown> }): string {
+export function render(e: Explanation, format: Format, o: { trueLabel?: string; color: boolean; values?: boolean; width?: number; input?: ReportInput }): string {
   switch (format) {
     case 'json': return `${JSON.stringify(e, null, 2)}\n`;
-    case 'html': return renderHtml([e], { trueLabel: o.trueLabel, ...(o.input ? { inputs: [o.input as never] } : {}) });
+    case 'html': return renderHtml([e], { trueLabel: o.trueLabel, ...(o.input ? { inputs: [o.input] } : {}) });
     case 'svg': return renderSvg(e);
     case 'text': return `${renderText(e, o.color, { values: o.values, width: o.width })}\n`;
   }

@@ -129,8 +129,27 @@ test('bad input: one clear line, non-zero exit, no stack trace', async () => {
   assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--target', 'sarcastic']), /unknown label "sarcastic"/);
   assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--layer', 'no/such/tensor']), /no\/such\/tensor/);
   assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '--model', join(dir, 'missing')]), /not found/);
-  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '-o', '/nonexistent-dir/x/out.txt', '--steps', '2']), /cannot write/);
+  assertOneLineError(await runCli(['explain', 'classify', '-t', 'ok', '-o', '/nonexistent-dir/x/out.txt', '--method', 'saliency']), /cannot write/);
   assertOneLineError(await runCli(['explain', 'tokens', '-t', 'ok']), /--model/);
   assertOneLineError(await runCli(['batch', '--task', 'qa', '--input', join(dir, 'nope.jsonl'), '--out', join(dir, 'o.jsonl')]), /cannot read/);
   assertOneLineError(await runCli(['inspect', join(ROOT, 'README.md')]), /not a valid ONNX model/);
+});
+
+test('the demo QA start target warns about its 17% convergence delta at 50 steps, in JSON and on stderr; --steps auto does not', async () => {
+  const r50 = await runCli(['explain', 'qa', '--format', 'json']);
+  assert.equal(r50.code, 0, r50.stderr);
+  const e50 = JSON.parse(r50.stdout) as { warnings: string[]; attributions: { target: string; delta: number; f_x: number; f_baseline: number }[] };
+  const start = e50.attributions.find((a) => a.target === 'start')!;
+  const share = Math.abs(start.delta) / Math.abs(start.f_x - start.f_baseline);
+  assert.ok(share > 0.05, `the start delta is ${share} of F(x) − F(baseline)`);
+  assert.deepEqual(e50.warnings.filter((w) => w.startsWith('start: the convergence delta')).length, 1);
+  assert.match(e50.warnings.find((w) => w.startsWith('start:'))!, /is 17% of F\(x\) − F\(baseline\) = 9\.88 \(more than 5%\): try --steps auto or more steps/);
+  assert.equal(e50.warnings.filter((w) => w.startsWith('end:')).length, 0, 'the end delta is small: no warning');
+  assert.match(r50.stderr, /gradlens: warning: start: the convergence delta/);
+  const text = await runCli(['explain', 'qa']);
+  assert.match(text.stdout, /F\(x\) 3\.98\d*, F\(baseline\) -5\.90\d*,\s+convergence delta 1\.72/);
+  const auto = await runCli(['explain', 'qa', '--steps', 'auto', '--format', 'json']);
+  assert.equal(auto.code, 0, auto.stderr);
+  assert.deepEqual((JSON.parse(auto.stdout) as { warnings: string[] }).warnings, []);
+  assert.doesNotMatch(auto.stderr, /warning/);
 });

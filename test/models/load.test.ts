@@ -56,13 +56,17 @@ test('folder problems: quantized only, no tokenizer.json, unknown model_type fal
   assert.equal(r.attributions.length, 1);
 });
 
-test('long inputs: the context is truncated with a warning; a question too long for the model is an error', async () => {
+test('long inputs: a long context is split into windows (RoBERTa template), said in a warning; a question too long for the model is an error', async () => {
   const model = await loadModel(fixture('models', 'roberta-qa'));
   const context = Array(80).fill('The company was founded by Ada in London.').join(' ');
   const r = await explainQa(model, { question: 'Who founded the company?', context }, quick);
-  assert.equal(r.tokens.length, model.maxLength, 'filled to the model positions');
-  assert.match(r.warnings[0]!, /context was truncated: \d+ tokens beyond the model's 64 positions/);
-  await assert.rejects(explainQa(model, { question: context, context: 'x' }, quick), /too long for the model's 64 positions/);
+  assert.ok(r.tokens.length <= model.maxLength, 'one window of the model\'s positions');
+  assert.deepEqual([r.tokens[0], r.tokens[r.tokens.length - 1]], ['<s>', '</s>']);
+  assert.equal(r.tokens.filter((t) => t === '</s>').length, 3, '<s> q </s></s> c </s>');
+  assert.ok(r.window && r.window.count > 1);
+  assert.match(r.warnings[0]!, /the context has \d+ tokens, more than fit with the question in the model's 64 positions: it was split into \d+ windows/);
+  assert.equal(context.slice(r.prediction['start_char'] as number, r.prediction['end_char'] as number), r.prediction['answer']);
+  await assert.rejects(explainQa(model, { question: context, context: 'x' }, quick), /too long to leave room for the context in the model's 64 positions/);
   await assert.rejects(explainQa(model, { question: '  ', context: 'x' }, quick), /question is empty/);
   await assert.rejects(explainQa(model, { question: 'Who?', context: '' }, quick), /context is empty/);
 });

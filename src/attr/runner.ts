@@ -17,6 +17,12 @@ export class ModelRunner {
   private readonly sessions = new Map<string, Promise<Session>>();
   /** How many forward and backward passes ran, by batch rows (for reports and tests). */
   readonly counters = { forwardRows: 0, gradientRows: 0, gradientRuns: 0, selectedRowRuns: 0 };
+  /**
+   * Low-memory mode: the forward sessions are released before a gradient session is built (they are rebuilt if a
+   * forward pass is asked for again), and none is built ahead of use. For one explanation per process (the CLI's
+   * explain): the weights are held by one session at a time.
+   */
+  lowMemory = false;
   /** Called after each gradient run (one ONNX Runtime call), e.g. for a progress bar. */
   onGradient: ((counters: Readonly<ModelRunner['counters']>) => void) | undefined;
   private readonly selections = new Map<string, RowSelection | null>();
@@ -100,8 +106,9 @@ export class ModelRunner {
     return this.selections.get(key)!;
   }
 
-  private gradientSession(wrt: readonly string[], of: readonly string[], copies: number, rows: boolean): Promise<Session> {
+  private async gradientSession(wrt: readonly string[], of: readonly string[], copies: number, rows: boolean): Promise<Session> {
     const key = `grad|${rows ? 'rows|' : ''}${tensorsKey(wrt, of)}|${copies}`;
+    if (this.lowMemory && !this.sessions.has(key)) await this.releaseWhere((k) => !k.startsWith('grad|'));
     const selection = rows ? this.rowSelection(wrt, of) : null;
     const model = selection ? selection.model : this.gradientBase(wrt, of);
     const outputs = selection ? of.map((o) => selection.outputs[o]!) : [...of];
@@ -139,8 +146,16 @@ export class ModelRunner {
   }
 
   async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s.catch(() => undefined))?.release();
-    this.sessions.clear();
+    await this.releaseWhere(() => true);
+  }
+
+  private async releaseWhere(which: (key: string) => boolean): Promise<void> {
+    for (const [key, s] of [...this.sessions]) {
+      if (!which(key)) continue;
+      this.sessions.delete(key);
+      await (await s.catch(() => undefined))?.release();
+    }
+    if (which('fwd|')) this.lastForward = undefined;
   }
 }
 

@@ -199,7 +199,13 @@ export const RULES: Record<string, Rule> = {
       const swapLast = (r: number) => Array.from({ length: r }, (_, i) => (i === r - 2 ? r - 1 : i === r - 1 ? r - 2 : i));
       const shapeA = c.shape(A), shapeB = c.shape(B);
       const out: InputGrad[] = [null, null];
-      if (c.needs(0)) {
+      if (c.needs(0) && rb === 2 && ra >= 2) {
+        // A weight matrix B: Ā = Ḡ·Bᵀ as Gemm(Ḡ, B, transB=1) on Ḡ flattened to 2-D. Same values as
+        // MatMul(Ḡ, Transpose(B)), without the transposed copy of the weight ONNX Runtime would fold into a constant.
+        const g2 = ra === 2 ? g : b.op('Flatten', [g], { axis: ra - 1 });
+        const gemm = b.op('Gemm', [g2, B], { transB: 1 });
+        out[0] = ra === 2 ? gemm : b.op('Reshape', [gemm, b.op('Shape', [A])]);
+      } else if (c.needs(0)) {
         const bt = b.op('Transpose', [B2], { perm: swapLast(Math.max(rb, 2)) });
         let ga = b.op('MatMul', [g, bt]);
         const batch = gShape ? gShape.slice(0, -2) : null;

@@ -263,6 +263,8 @@ export function registerExplainCommands(program: Command): void {
         const settings = settingsFrom(options);
         const o = await resolveTextArgs(options, ['question', 'context', 'text', 'pair', 'labels', 'template']);
         const model = await modelFor(task, o);
+        // One explanation per process: one session holds the weights at a time (attr/runner.ts lowMemory).
+        model.runner.lowMemory = true;
         const input: TaskInput = { ...o, labels: typeof o.labels === 'string' ? o.labels.split(',') : o.labels };
         if (task === 'qa' && input.question === undefined && input.context === undefined) Object.assign(input, SEED_EXAMPLE);
         if (task === 'qa' && (input.question === undefined || input.context === undefined)) fail('give both --question and --context');

@@ -7,6 +7,7 @@ import {
 import type { ModelRef, RunRequest, WorkerMessage } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: WorkerMessage): void; onmessage: ((e: MessageEvent<RunRequest>) => void) | null; location: Location };
+const WASM_BUDGET = 2 * 1024 ** 3;
 let backend: Promise<{ threads: number; device: string }> | undefined;
 let cached: { key: string; model: Promise<LoadedModel> } | undefined;
 
@@ -35,7 +36,9 @@ scope.onmessage = async (event) => {
   if (req?.type !== 'run') return;
   const post = (m: WorkerMessage) => scope.postMessage(m);
   try {
-    const settings = parseSettings(req.settings);
+    // Rows per ONNX Runtime call are planned within half of the 4 GiB a WASM (wasm32) heap can grow to, which also holds
+    // the model's weights (tasks/attribute.ts, attr/memory.ts).
+    const settings = { ...parseSettings(req.settings), memoryBudget: WASM_BUDGET };
     post({ type: 'progress', id: req.id, phase: 'backend' });
     backend ??= useWebBackend({ wasmPaths: new URL('./ort/', scope.location.href).href, webgpu: req.webgpu, ...(req.threads ? { threads: req.threads } : {}) });
     const info = await backend.catch((e) => { backend = undefined; throw e; });

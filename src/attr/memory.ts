@@ -5,8 +5,11 @@
  * The estimate of one row (one example at one integration step) of an ONNX Runtime call is the sum of the bytes of
  * every value the forward graph computes, at batch 1 and the given sequence length: what the forward pass would hold
  * if it freed nothing. ONNX Runtime reuses buffers, and the backward pass keeps a part of these values alive, so this
- * is meant as an upper bound of a gradient run's working set, not a prediction. Measured on the demo QA model (LayerIG,
- * start + end, 128 tokens): 6.0 MiB estimated per row, 1.9 MiB per row of peak RSS growth (1 → 1,000 rows per call).
+ * is an upper bound of a gradient run's working set. Measured, it is about three times the peak RSS a row adds:
+ * demo QA model (LayerIG, start + end, 128 tokens) 6.0 MiB estimated per row, 1.9 MiB per row of peak RSS growth
+ * (1 → 1,000 rows per call); BERT-base size at 484 tokens, 1.5 GiB estimated, 0.44 GiB measured (1 → 3 rows). Chunks
+ * are planned with the expected working set, the bound × WORKING_SET (test/attr/memory.test.ts keeps it within 2× of
+ * the measured growth on the demo model at two lengths).
  */
 import type { ModelProto } from '../onnx/proto.js';
 import { Graph } from '../graph/graph.js';
@@ -54,6 +57,14 @@ function rowBytes(a: Analysis, v: { type: number; shape: Dim[] }, sequenceLength
   return n;
 }
 
+/** The share of the upper bound a row is expected to use (see the module comment). */
+export const WORKING_SET = 1 / 3;
+
+/** The bytes one row of a gradient run is expected to add at `sequenceLength` tokens (upper bound × WORKING_SET). */
+export function expectedBytesPerRow(model: ModelProto, sequenceLength: number): number {
+  return bytesPerRow(model, sequenceLength) * WORKING_SET;
+}
+
 /** Upper bound of the bytes one row of a run needs at `sequenceLength` tokens (see the module comment). */
 export function bytesPerRow(model: ModelProto, sequenceLength: number): number {
   const a = analyse(model);
@@ -70,24 +81,25 @@ export function valueBytesPerRow(model: ModelProto, name: string, sequenceLength
 }
 
 /**
- * Rows per ONNX Runtime call for a run checked against the memory available (`budget` bytes): `requested`, or the
- * default `fallback`, which shrinks to fit, next to `hostBytes` the method keeps on the host for the whole run (noise
+ * Rows per ONNX Runtime call for a run within a memory budget (`budget` bytes), from the expected bytes of one row at
+ * this length: `requested`, or as many rows as fit, at most `fallback` (more rows per call stop paying off: see
+ * tasks/attribute.ts defaultChunk), next to `hostBytes` the method keeps on the host for the whole run (noise
  * samples). Refuses with one line when the requested rows, the host arrays or even one row do not fit.
  */
 export function planMemory(model: ModelProto, options: { sequenceLength: number; requested?: number; fallback: number; hostBytes?: number; budget: number }): number {
   const { sequenceLength, requested, fallback, hostBytes = 0, budget } = options;
-  const row = bytesPerRow(model, sequenceLength);
+  const row = expectedBytesPerRow(model, sequenceLength);
   const left = budget - hostBytes;
   if (hostBytes > 0 && left < row) {
     fail(`this run would keep about ${formatBytes(hostBytes)} of noise samples in memory and needs about ${formatBytes(row)} per row at ${sequenceLength} tokens, `
       + `with ${formatBytes(budget)} available; use fewer --samples`);
   }
-  if (row > left) fail(`one row at ${sequenceLength} tokens needs about ${formatBytes(row)} (an upper-bound estimate) and ${formatBytes(left)} is available; use a shorter input`);
+  if (row > left) fail(`one row at ${sequenceLength} tokens needs about ${formatBytes(row)} and the memory budget is ${formatBytes(left)}; use a shorter input or a larger --memory-budget`);
   const fits = Math.max(1, Math.floor(left / row));
   if (requested !== undefined) {
     if (requested > fits) {
       fail(`--internal-batch-size ${requested} would need about ${formatBytes(requested * row)} per ONNX Runtime call at ${sequenceLength} tokens `
-        + `(an upper-bound estimate) and ${formatBytes(left)} is available; use ${fits} or fewer`);
+        + `and the memory budget is ${formatBytes(left)}; use ${fits} or fewer`);
     }
     return requested;
   }

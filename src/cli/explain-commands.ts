@@ -81,6 +81,9 @@ export function parseSize(value: string, flag: string): number {
   return Math.floor(n);
 }
 
+/** The share of the available memory a run plans for when --memory-budget is not given. */
+export const DEFAULT_BUDGET_SHARE = 0.5;
+
 /** The memory a run may use: what the system reports available (MemAvailable), within a cgroup limit if any. */
 export function availableMemory(): number {
   const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
@@ -115,7 +118,7 @@ export function addCommonOptions(cmd: Command, use: TaskName | 'batch' = 'batch'
     .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`)
     .option('--target <target>', TARGET_HELP[use])
     .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output (gradlens inspect --tensors lists them)')
-    .option('--memory-budget <size>', 'memory a run may use, e.g. 4G or 512M, at most 1024T (default: the memory available)')
+    .option('--memory-budget <size>', 'memory the rows of a run may use, e.g. 4G or 512M, at most 1024T: rows per ONNX Runtime call are chosen to fit it (default: half the memory available)')
     .option('--offline', 'never download: use local folders and the Hub cache only (also HF_HUB_OFFLINE=1)');
   if (use !== 'batch') {
     cmd
@@ -130,7 +133,7 @@ export function addCommonOptions(cmd: Command, use: TaskName | 'batch' = 'batch'
 export function settingsFrom(o: CommonCliOptions): ExplainSettings {
   return {
     ...parseSettings(o),
-    memoryBudget: o.memoryBudget === undefined ? availableMemory() : parseSize(o.memoryBudget, '--memory-budget'),
+    memoryBudget: o.memoryBudget === undefined ? Math.floor(DEFAULT_BUDGET_SHARE * availableMemory()) : parseSize(o.memoryBudget, '--memory-budget'),
   };
 }
 

@@ -137,8 +137,9 @@ export function defaultChunk(seq: number): number {
 }
 
 /**
- * Rows per ONNX Runtime call: the user's --internal-batch-size or the default, checked against the memory budget
- * (the default shrinks to fit; a requested size that does not fit, or noise samples that do not, are refused).
+ * Rows per ONNX Runtime call: the user's --internal-batch-size (refused when it does not fit the memory budget), else
+ * as many rows as the budget holds by the memory estimate of one row at this length (attr/memory.ts), at most
+ * defaultChunk's ~1,536 tokens (more rows per call were measured slower). Noise samples that do not fit are refused.
  */
 function rowsPerCall(model: LoadedModel, settings: ExplainSettings, spec: MethodSpec, layer: string, seq: number, targets: number): number {
   const fallback = defaultChunk(seq);

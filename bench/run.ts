@@ -3,6 +3,8 @@
 import { benchAutodiff } from './autodiff.js';
 import { benchAttr, attrOne } from './attr.js';
 import { benchWeb } from './web.js';
+import { benchProfile } from './profile.js';
+import { benchAccuracy } from './accuracy.js';
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'attr-one') await attrOne(Number(a), b === 'all' ? undefined : Number(b), c === 'fwd');
@@ -10,4 +12,6 @@ else {
   if (!mode || mode === 'autodiff') await benchAutodiff();
   if (!mode || mode === 'attr' || mode === 'e2e') await benchAttr(128, mode);
   if (!mode || mode === 'web') await benchWeb();
+  if (mode === 'profile') await benchProfile(a ? Number(a) : 512);
+  if (!mode || mode === 'accuracy') await benchAccuracy(mode ? a : undefined);
 }

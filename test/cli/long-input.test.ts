@@ -55,7 +55,7 @@ test('absurd settings are refused in one line before any work, with the limits s
     [['--steps', '1e15'], /--steps must be an integer from 1 to 10000/],
     [['--samples', '100000', '--method', 'smoothgrad'], /--samples must be an integer from 1 to 10000/],
     [['--internal-batch-size', '100000'], /--internal-batch-size 100000 would need about .* per ONNX Runtime call at \d+ tokens .* use \d+ or fewer/],
-    [['--internal-batch-size', '50', '--memory-budget', '16M'], /--internal-batch-size 50 would need about/],
+    [['--internal-batch-size', '50', '--memory-budget', '8M'], /--internal-batch-size 50 would need about/],
     [['--method', 'gradient-shap', '--samples', '10000', '--memory-budget', '1G'], /noise samples in memory .* use fewer --samples/],
     [['--stdevs', '1e300'], /--stdevs must be a number from 0 to 1000000/],
     [['--seed', '1.5'], /--seed must be an integer/],

@@ -8,7 +8,7 @@
  * is an upper bound of a gradient run's working set. Measured, it is about three times the peak RSS a row adds:
  * demo QA model (LayerIG, start + end, 128 tokens) 6.0 MiB estimated per row, 1.9 MiB per row of peak RSS growth
  * (1 → 1,000 rows per call); BERT-base size at 484 tokens, 1.5 GiB estimated, 0.44 GiB measured (1 → 3 rows). Chunks
- * are planned with the expected working set, the bound × WORKING_SET (test/attr/memory.test.ts keeps it within 2× of
+ * are planned with the expected working set, the bound × WORKING_SET (measured 0.93–1.19× of the growth; test/attr/memory.test.ts keeps it within 3× of
  * the measured growth on the demo model at two lengths).
  */
 import type { ModelProto } from '../onnx/proto.js';

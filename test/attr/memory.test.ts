@@ -10,14 +10,14 @@ import { GradlensError } from '../../src/errors.js';
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'memory-child.js');
 const peak = (seq: number, rows: number): number => (JSON.parse(execFileSync(process.execPath, [CHILD, String(seq), String(rows)], { encoding: 'utf8' })) as { maxRss: number }).maxRss;
 
-test('the expected bytes of a row are within 2× of the peak RSS a row adds, on the demo QA model at 32 and 128 tokens', async () => {
+test('the expected bytes of a row are within 3× of the peak RSS a row adds, on the demo QA model at 32 and 128 tokens', async () => {
   const model = await loadModel(DEMO_MODELS.qa);
   for (const [seq, rows] of [[32, 600], [128, 300]] as const) {
     // Peak RSS growth from 1 to `rows` rows per ONNX Runtime call, per added row (each in a fresh process).
     const measured = (peak(seq, rows) - peak(seq, 1)) / (rows - 1);
     const expected = expectedBytesPerRow(model.onnx, seq);
     const ratio = expected / measured;
-    assert.ok(ratio > 0.5 && ratio < 2, `${seq} tokens: expected ${(expected / 2 ** 20).toFixed(2)} MiB per row, measured ${(measured / 2 ** 20).toFixed(2)} MiB (ratio ${ratio.toFixed(2)})`);
+    assert.ok(ratio > 1 / 3 && ratio < 3, `${seq} tokens: expected ${(expected / 2 ** 20).toFixed(2)} MiB per row, measured ${(measured / 2 ** 20).toFixed(2)} MiB (ratio ${ratio.toFixed(2)})`);
     assert.ok(bytesPerRow(model.onnx, seq) >= measured, 'the upper bound is one');
   }
   assert.equal(WORKING_SET, 1 / 3);

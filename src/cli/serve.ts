@@ -3,11 +3,12 @@ import { constants, createReadStream, statSync, type Stats } from 'node:fs';
 import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
-import { basename, extname, join, resolve, sep } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { fail, GradlensError } from '../errors.js';
 import { DEMO_MODELS } from '../io/folder.js';
+import { OPEN_FLAGS, errCode, isInside } from '../io/files.js';
 
 /**
  * `gradlens serve`: a static file server for the browser app and model folders.
@@ -57,11 +58,9 @@ const COMMON_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-cache',
 };
 
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0) | (constants.O_NOFOLLOW ?? 0);
+/** The safe reader's flags (io/files.ts), and no link as the last segment. */
+const SERVE_FLAGS = OPEN_FLAGS | (constants.O_NOFOLLOW ?? 0);
 
-const errCode = (e: unknown): string => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
-
-const isInside = (root: string, path: string): boolean => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 
 /** A GradlensError from fail(), as a value (for promise rejections). */
 function failure(message: string): GradlensError {
@@ -230,7 +229,7 @@ async function confined(root: string, segments: string[]): Promise<string | unde
   } catch {
     return undefined;
   }
-  return isInside(root, real) && real !== root ? real : undefined;
+  return isInside(real, root) && real !== root ? real : undefined;
 }
 
 /** Opens a regular file inside root, or undefined (whatever the reason: every refusal looks like a missing file). */
@@ -247,7 +246,7 @@ async function openConfined(root: string, segments: string[]): Promise<{ fh: Fil
   if (!st.isFile()) return undefined;
   let fh: FileHandle;
   try {
-    fh = await open(path, OPEN_FLAGS);
+    fh = await open(path, SERVE_FLAGS);
   } catch {
     return undefined;
   }
@@ -262,7 +261,7 @@ async function openConfined(root: string, segments: string[]): Promise<{ fh: Fil
     } catch {
       opened = undefined; // no /proc: the real-path check above stands
     }
-    if (opened !== undefined && !isInside(root, opened.replace(/ \(deleted\)$/, ''))) throw new Error('outside');
+    if (opened !== undefined && !isInside(opened.replace(/ \(deleted\)$/, ''), root)) throw new Error('outside');
     return { fh, size: fst.size, path };
   } catch {
     await fh.close().catch(() => {});

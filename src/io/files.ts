@@ -13,14 +13,16 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
 import { formatBytes } from '../units.js';
 import { LIMITS } from './limits.js';
+import { checkSize } from './source.js';
 
 export { formatBytes };
 
 export { LIMITS };
 
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
+/** Read-only, non-blocking (a FIFO swapped in never blocks the open), never a controlling terminal. */
+export const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
 
-const errCode = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+export const errCode = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
 function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
@@ -135,27 +137,11 @@ export function* byteLines(fd: number, size: number, options: { last?: boolean; 
 
 function checkRegular(st: Stats, what: string, maxBytes: number, range?: { offset: number; length: number }): void {
   if (!st.isFile()) fail(`${what} is ${kindOf(st)}, not a regular file`);
-  if (range) {
-    if (range.offset + range.length > st.size) fail(`${what}: the range (offset ${range.offset}, length ${range.length}) runs past the end of the file`);
-    if (range.length > maxBytes) fail(`${what}: ${formatBytes(range.length)} is more than gradlens reads (${formatBytes(maxBytes)})`);
-  } else if (st.size > maxBytes) fail(`${what} is ${formatBytes(st.size)}, more than gradlens reads for it (${formatBytes(maxBytes)})`);
+  checkSize(st.size, maxBytes, what, range);
 }
 
 export function readTextFile(path: string, maxBytes: number, what = path): string {
   return readRegularFile(path, maxBytes, what).toString('utf8');
-}
-
-/** Parses a JSON file into an object; bad JSON or a non-object is one clear error. */
-export function readJsonObject(path: string, maxBytes: number, what = path): Record<string, unknown> {
-  const text = readTextFile(path, maxBytes, what);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    fail(`${what} is not valid JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} is not a JSON object`);
-  return value as Record<string, unknown>;
 }
 
 /**
@@ -246,12 +232,6 @@ export class ConfinedFolder {
     const real = this.resolveName(name, what);
     if (real === undefined) fail(`${what}: no such file in ${this.label}`);
     return readRegularFile(real, maxBytes, `${what} in ${this.label}`, range);
-  }
-
-  readJson(name: string, maxBytes: number): Record<string, unknown> {
-    const real = this.resolveName(name);
-    if (real === undefined) fail(`${name}: no such file in ${this.label}`);
-    return readJsonObject(real, maxBytes, `${name} of ${this.label}`);
   }
 }
 

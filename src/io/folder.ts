@@ -19,10 +19,6 @@ export class FolderSource implements ModelSource {
   get label(): string {
     return this.folder.label;
   }
-  /** The folder's path (for a Hub cache snapshot, the snapshot folder). */
-  get dir(): string {
-    return this.folder.base;
-  }
   async has(name: string): Promise<boolean> {
     return this.folder.has(name);
   }

@@ -44,11 +44,18 @@ export function confinedName(name: string, base = '', what = name): string {
   return parts.join('/');
 }
 
-function checkRange(size: number, maxBytes: number, what: string, range?: ByteRange): void {
+/** A file of `size` bytes read whole (at most `maxBytes`) or by `range` (inside the file, at most `maxBytes`). */
+export function checkSize(size: number, maxBytes: number, what: string, range?: ByteRange): void {
   if (range) {
     if (range.offset + range.length > size) fail(`${what}: the range (offset ${range.offset}, length ${range.length}) runs past the end of the file`);
     if (range.length > maxBytes) fail(`${what}: ${formatBytes(range.length)} is more than gradlens reads (${formatBytes(maxBytes)})`);
   } else if (size > maxBytes) fail(`${what} is ${formatBytes(size)}, more than gradlens reads for it (${formatBytes(maxBytes)})`);
+}
+
+/** The names directly inside `dir` among a source's '/'-separated file names. */
+function namesIn(names: Iterable<string>, dir: string): string[] {
+  const prefix = `${confinedName(dir)}/`;
+  return [...names].filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/')).map((n) => n.slice(prefix.length));
 }
 
 /** Files held in memory (tests, and bytes a page already has), by relative name. */
@@ -62,12 +69,11 @@ export class MemorySource implements ModelSource {
   }
   async read(name: string, maxBytes: number, what = name, range?: ByteRange): Promise<Uint8Array> {
     const bytes = this.files.get(confinedName(name, '', what)) ?? fail(`${what}: no such file in ${this.label}`);
-    checkRange(bytes.length, maxBytes, `${what} in ${this.label}`, range);
+    checkSize(bytes.length, maxBytes, `${what} in ${this.label}`, range);
     return range ? bytes.subarray(range.offset, range.offset + range.length) : bytes;
   }
   async list(dir: string): Promise<string[]> {
-    const prefix = `${confinedName(dir)}/`;
-    return [...this.files.keys()].filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/')).map((n) => n.slice(prefix.length));
+    return namesIn(this.files.keys(), dir);
   }
 }
 
@@ -107,7 +113,7 @@ export class BlobSource implements ModelSource {
   }
   async read(name: string, maxBytes: number, what = name, range?: ByteRange): Promise<Uint8Array> {
     const blob = this.files.get(confinedName(name, '', what)) ?? fail(`${what}: no such file in ${this.label}`);
-    checkRange(blob.size, maxBytes, `${what} in ${this.label}`, range);
+    checkSize(blob.size, maxBytes, `${what} in ${this.label}`, range);
     const start = range?.offset ?? 0;
     const end = range ? range.offset + range.length : blob.size;
     try {
@@ -117,8 +123,7 @@ export class BlobSource implements ModelSource {
     }
   }
   async list(dir: string): Promise<string[]> {
-    const prefix = `${confinedName(dir)}/`;
-    return [...this.files.keys()].filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/')).map((n) => n.slice(prefix.length));
+    return namesIn(this.files.keys(), dir);
   }
 }
 
@@ -178,10 +183,10 @@ export class UrlSource implements ModelSource {
     if (range && !partial) {
       // The server ignored the Range header: read the whole file (bounded) and cut the range out of it.
       const all = await readBody(res, maxBytes + range.offset, what, declared);
-      checkRange(all.length, maxBytes, what, range);
+      checkSize(all.length, maxBytes, what, range);
       return all.subarray(range.offset, range.offset + range.length);
     }
-    if (Number.isFinite(declared)) checkRange(declared, maxBytes, what);
+    if (Number.isFinite(declared)) checkSize(declared, maxBytes, what);
     const bytes = await readBody(res, maxBytes, what, declared);
     if (range && bytes.length !== range.length) fail(`${what}: the range (offset ${range.offset}, length ${range.length}) runs past the end of the file`);
     return bytes;
@@ -193,7 +198,7 @@ async function readBody(res: { body?: unknown; arrayBuffer(): Promise<ArrayBuffe
   const body = res.body as { getReader?: () => { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(): Promise<void> } } | undefined;
   if (!body?.getReader) {
     const bytes = new Uint8Array(await res.arrayBuffer());
-    checkRange(bytes.length, maxBytes, what);
+    checkSize(bytes.length, maxBytes, what);
     return bytes;
   }
   const reader = body.getReader();
@@ -256,7 +261,11 @@ export class HubSource implements ModelSource {
 /** A JSON object from a source; bad JSON or a non-object is one clear error. */
 export async function readJsonFrom(source: ModelSource, name: string, maxBytes: number): Promise<Record<string, unknown>> {
   const what = `${name} of ${source.label}`;
-  const text = new TextDecoder().decode(await source.read(name, maxBytes, name));
+  return parseJsonObject(new TextDecoder().decode(await source.read(name, maxBytes, name)), what);
+}
+
+/** Parses JSON text that must be an object; bad JSON or a non-object is one clear error naming `what`. */
+export function parseJsonObject(text: string, what: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);

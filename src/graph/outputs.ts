@@ -3,6 +3,7 @@ import { fail } from '../errors.js';
 import { Graph } from './graph.js';
 import { inferShapes } from './shapes.js';
 import { makeValueInfo } from './builder.js';
+import { opsetVersion } from '../onnx/model.js';
 
 /** A copy of the model that also outputs the given intermediate tensors (so a run can fetch them). */
 export function withExtraOutputs(model: ModelProto, names: readonly string[]): ModelProto {
@@ -24,7 +25,7 @@ export function withExtraOutputs(model: ModelProto, names: readonly string[]): M
  * Captum's BERT tutorial differentiates (`pred.max(1).values`). Returns the model and the new outputs' names.
  */
 export function withMaxOverAxis1(model: ModelProto, names: readonly string[]): { model: ModelProto; outputs: Record<string, string> } {
-  const opset = Number(model.opsetImport.find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx')?.version ?? 13);
+  const opset = opsetVersion(model) ?? 13;
   const graph = new Graph(model);
   const proto = graph.proto;
   const nodes: onnx.INodeProto[] = [];

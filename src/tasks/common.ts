@@ -11,7 +11,6 @@ import type { ProgressListener, TargetAttribution } from './attribute.js';
 export interface RunOptions { onProgress?: ProgressListener }
 
 export type TaskName = 'qa' | 'classify' | 'tokens' | 'zero-shot';
-export const TASKS: readonly TaskName[] = ['qa', 'classify', 'tokens', 'zero-shot'];
 
 /** The stable JSON result (README: JSON output). */
 export interface Explanation {
@@ -128,7 +127,6 @@ export function base(task: TaskName, model: LoadedModel, enc: Encoded, settings:
   if (Object.keys(unk).length > 0) head.unk_text = unk;
   return head;
 }
-
 
 /** Completeness is checked against this share of |F(x) − F(baseline)|: beyond it, a run warns (README: convergence). */
 export const DELTA_WARNING = 0.05;

@@ -7,7 +7,7 @@ import { explainClassify } from './classify.js';
 import { explainTokens } from './tokens.js';
 import { explainZeroShot } from './zero-shot.js';
 
-export { TASKS, type TaskName, type Explanation, type RunOptions } from './common.js';
+export { type TaskName, type Explanation, type RunOptions } from './common.js';
 export { explainQa, explainClassify, explainTokens, explainZeroShot };
 
 /** One input of any task (a batch line, a form, URL parameters). */
@@ -26,6 +26,8 @@ export const TASK_TABLE: readonly TaskSpec[] = [
   { name: 'tokens', description: 'token classification (NER): a token\'s predicted entity, or every entity span', fields: ['text', 'token'] },
   { name: 'zero-shot', description: 'zero-shot classification through an NLI model (entailment logit per candidate label)', fields: ['text', 'labels', 'template'] },
 ];
+
+export const TASKS: readonly TaskName[] = TASK_TABLE.map((t) => t.name);
 
 /** The walkthrough's example, answered by `gradlens explain qa` with no arguments (and the web app's default). */
 export const SEED_EXAMPLE = {

@@ -33,15 +33,16 @@ export const DOC_STRIDE = 128;
  * the question and a run of context tokens, consecutive windows share `stride` context tokens. Windows are cut
  * from the full encoding (special tokens, token types and offsets kept), so their tokens are the full text's.
  */
-export function contextWindows(enc: Encoded, maxLength: number, stride: number): Encoded[] {
-  if (enc.ids.length <= maxLength) return [enc];
+export function contextWindows(enc: Encoded, maxLength: number, stride: number): { windows: Encoded[]; overlap: number } {
+  if (enc.ids.length <= maxLength) return { windows: [enc], overlap: 0 };
   const ctx = enc.segment.flatMap((s, i) => (s === 1 ? [i] : []));
-  if (ctx.length === 0) return [enc];
+  if (ctx.length === 0) return { windows: [enc], overlap: 0 };
   const first = ctx[0]!, last = ctx[ctx.length - 1]!;
   const prefix = first, suffix = enc.ids.length - 1 - last;
   const capacity = maxLength - prefix - suffix;
   if (capacity < 2) fail(`the question has ${prefix} tokens (with special tokens): too long to leave room for the context in the model's ${maxLength} positions`);
-  const step = capacity - effectiveStride(capacity, stride);
+  const overlap = effectiveStride(capacity, stride);
+  const step = capacity - overlap;
   const cut = (from: number, to: number): Encoded => {
     const keep = [...Array(prefix).keys(), ...ctx.slice(from, to), ...Array.from({ length: suffix }, (_, k) => last + 1 + k)];
     const pick = <T>(xs: T[]) => keep.map((i) => xs[i]!);
@@ -56,7 +57,7 @@ export function contextWindows(enc: Encoded, maxLength: number, stride: number):
     out.push(cut(from, to));
     if (to >= ctx.length) break;
   }
-  return out;
+  return { windows: out, overlap };
 }
 
 /** The overlap actually used: at most half a window, so every window moves the context on. */
@@ -106,8 +107,7 @@ export async function explainQa(model: LoadedModel, options: QaOptions, settings
   const full = model.tokenizer.encode(question, context, { maxLength: Number.MAX_SAFE_INTEGER });
   const stride = options.docStride ?? DOC_STRIDE;
   if (!Number.isInteger(stride) || stride < 0) fail(`--doc-stride must be a non-negative integer, got ${stride}`);
-  const windows = contextWindows(full, model.maxLength, stride);
-  const overlap = windows.length > 1 ? effectiveStride(model.maxLength - (windows[0]!.ids.length - windows[0]!.segment.filter((x) => x === 1).length), stride) : 0;
+  const { windows, overlap } = contextWindows(full, model.maxLength, stride);
   const startName = model.outputNames.find((n) => /start/.test(n)) ?? fail('the model has no start_logits output: is it a question-answering model?');
   const endName = model.outputNames.find((n) => /end/.test(n)) ?? fail('the model has no end_logits output: is it a question-answering model?');
   prewarm(model, settings, [startName, endName], 2, windows[0]!.ids.length);
@@ -147,19 +147,19 @@ export async function explainQa(model: LoadedModel, options: QaOptions, settings
     ], settings, run);
   }
   const head = base('qa', model, enc, settings, [question, context]);
+  const window = windows.length > 1 ? windowInfo(windows, chosen, overlap) : undefined;
   return {
     ...head,
     settings: { ...head.settings, qa_target: qaTarget },
-    ...(windows.length > 1 ? { window: windowInfo(windows, chosen, overlap) } : {}),
+    ...(window ? { window } : {}),
     prediction: { answer, start: best.s, end: best.e, score: best.score, start_char: enc.offsets[best.s]![0], end_char: enc.offsets[best.e]![1] },
     attributions,
     warnings: [
-      ...(windows.length > 1 ? [`the context has ${full.segment.filter((x) => x === 1).length} tokens, more than fit with the question in the model's ${model.maxLength} positions: it was split into ${windows.length} windows sharing ${overlap} tokens; the answer and the attributions are from window ${chosen + 1} (context characters ${windowInfo(windows, chosen, overlap).start_char}–${windowInfo(windows, chosen, overlap).end_char})`] : []),
+      ...(window ? [`the context has ${full.segment.filter((x) => x === 1).length} tokens, more than fit with the question in the model's ${model.maxLength} positions: it was split into ${windows.length} windows sharing ${overlap} tokens; the answer and the attributions are from window ${chosen + 1} (context characters ${window.start_char}–${window.end_char})`] : []),
       ...convergenceWarnings(attributions),
     ],
   };
 }
-
 
 function windowInfo(windows: Encoded[], chosen: number, stride: number): { index: number; count: number; stride: number; start_char: number; end_char: number } {
   const spans = windows[chosen]!.offsets.filter((o, i) => o && windows[chosen]!.segment[i] === 1) as [number, number][];

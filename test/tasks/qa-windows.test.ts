@@ -15,7 +15,7 @@ test('windows are runs of the full encoding: question and special tokens kept, c
   const context = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} says nothing much.`).join(' ');
   const full = model.tokenizer.encode(QUESTION, context, { maxLength: 1e9 });
   const ctx = full.segment.flatMap((s, i) => (s === 1 ? [full.tokens[i]!] : []));
-  const windows = contextWindows(full, model.maxLength, 16);
+  const { windows } = contextWindows(full, model.maxLength, 16);
   assert.ok(windows.length > 3);
   let covered = 0;
   let previousEnd = -1;

@@ -3,11 +3,12 @@
 import { DEFAULT_SETTINGS, METHOD_TABLE, OPTIONS, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
 import { REPORT_CSS, renderTable } from '../src/viz/html.js';
 import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
+import { escapeHtml } from '../src/viz/escape.js';
 import type { ModelRef, RunRequest, WorkerMessage } from './protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = escapeHtml;
 
 const style = document.createElement('style');
 style.textContent = REPORT_CSS;

@@ -1,12 +1,12 @@
 import type { Explanation } from '../tasks/common.js';
 import { captumColor } from './colors.js';
-import { escapeControls } from './escape.js';
+import { escapeControls, escapeHtml } from './escape.js';
 import { methodSpec } from '../attr/registry.js';
 import {
-  TASK_TITLES, attributionScore, deltaSummary, describePrediction, detokenize, num, settingsUsed, shownToken, unkMap, type TextPiece,
+  TASK_TITLES, answerSpan, attributionScore, deltaSummary, describePrediction, detokenize, num, settingsUsed, shownToken, unkMap, type TextPiece,
 } from './report.js';
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = escapeHtml;
 
 /**
  * The input of one explanation as the user gave it (the explanation holds only the tokens): keys question, context
@@ -39,12 +39,6 @@ table.gradlens .delta { display: block; font-size: 0.8em; color: #555; white-spa
 table.gradlens .delta.large { color: #9a3412; font-weight: 600; }
 .swatch { display: inline-block; padding: 2px 10px; margin-right: 2px; font-size: 0.85em; color: #000; }
 `;
-
-/** The answer span of a QA explanation (token positions), for marking it in the Word Importance row. */
-function answerSpan(e: Explanation): [number, number] | undefined {
-  const p = e.prediction as { start?: unknown; end?: unknown };
-  return e.task === 'qa' && typeof p.start === 'number' && typeof p.end === 'number' ? [p.start, p.end] : undefined;
-}
 
 const unkOf = (input: ReportInput | undefined): Record<number, string> | undefined => {
   const u = input?.['unk'];

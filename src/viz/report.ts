@@ -92,6 +92,12 @@ export function settingsLine(e: Explanation): string {
   return parts.join(', ');
 }
 
+/** The predicted answer's token positions of a QA explanation (inclusive), for marking it in every view. */
+export function answerSpan(e: Explanation): [number, number] | undefined {
+  const p = e.prediction as { start?: unknown; end?: unknown };
+  return e.task === 'qa' && typeof p.start === 'number' && typeof p.end === 'number' && p.start <= p.end ? [p.start, p.end] : undefined;
+}
+
 export const attributionScore = (perToken: number[]): number => perToken.reduce((s, v) => s + v, 0);
 
 /** Tokens for display: WordPiece/BPE markers kept as they are (the view shows what the model saw). */

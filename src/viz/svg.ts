@@ -1,10 +1,10 @@
 import type { Explanation } from '../tasks/common.js';
 import { captumColor } from './colors.js';
-import { escapeControls } from './escape.js';
+import { escapeControls, escapeHtml } from './escape.js';
 import { attributionScore, deltaSummary, describePrediction, displayToken } from './report.js';
 
 /** XML text: control characters (not allowed in XML 1.0) shown as visible escapes, markup characters escaped. */
-const esc = (s: string): string => escapeControls(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: string): string => escapeHtml(escapeControls(s));
 
 /** The legend's scale: swatches from −1 to +1, numbers under −1, −0.5, 0, +0.5, +1. */
 const LEGEND_STEPS = [-1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75, 1];

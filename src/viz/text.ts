@@ -1,7 +1,7 @@
 import type { Explanation } from '../tasks/common.js';
 import { captumRgb } from './colors.js';
 import { escapeControls } from './escape.js';
-import { attributionScore, deltaSummary, describePrediction, num, percent, settingsLine, shownToken, unkMap } from './report.js';
+import { answerSpan, attributionScore, deltaSummary, describePrediction, num, percent, settingsLine, shownToken, unkMap } from './report.js';
 
 export interface TextOptions {
   /** Show each token's value in colour mode too: `token(+0.12)` (without colour the values are always shown). */
@@ -71,11 +71,6 @@ function wrapText(text: string, width: number, indent = '  '): string[] {
 
 /** Phrases kept together on a line when they fit; else broken at their spaces. */
 const phrase = (s: string, width: number): string => (visibleWidth(s) <= width - 2 ? s.replace(/ /g, '\0') : s);
-
-function answerSpan(e: Explanation): [number, number] | undefined {
-  const p = e.prediction as { start?: unknown; end?: unknown };
-  return e.task === 'qa' && typeof p.start === 'number' && typeof p.end === 'number' && p.start <= p.end ? [p.start, p.end] : undefined;
-}
 
 const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
 

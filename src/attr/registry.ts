@@ -14,6 +14,12 @@ import { InputXGradient } from './input-x-gradient.js';
 import { NoiseTunnel } from './noise-tunnel.js';
 import { GradientShap } from './gradient-shap.js';
 import { concatRows } from './host.js';
+import { FeatureAblation } from './feature-ablation.js';
+import { Occlusion } from './occlusion.js';
+import { ShapleyValueSampling } from './shapley.js';
+import { KernelShap } from './kernel-shap.js';
+import { Lime } from './lime.js';
+import type { PerturbationOptions } from './perturbation.js';
 import { INTEGRATION_METHODS, MAX_STEPS, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
 
 export const BASELINES = ['pad', 'zero', 'unk', 'mask'] as const;
@@ -30,6 +36,13 @@ export interface ExplainSettings {
   /** Noise for smoothgrad / gradient-shap, in the layer's units. */
   stdevs: number;
   samples: number;
+  /** Occlusion's window and stride, in tokens (words with granularity word). */
+  window: number;
+  stride: number;
+  /** Perturbed inputs per ONNX Runtime call for the perturbation methods; 'auto': about 1,536 tokens per call. */
+  perturbationsPerEval: number | 'auto';
+  /** Tokens or words: what the perturbation methods perturb, and what the views and JSON sum attributions into. */
+  granularity: Granularity;
   /**
    * Bytes this run may use (the CLI passes the memory available). When set, rows per ONNX Runtime call and the
    * noise samples are checked against it before running (attr/memory.ts); undefined: no check.
@@ -38,7 +51,15 @@ export interface ExplainSettings {
 }
 
 /** Limits of the settings (stated in --help); beyond them a run is refused before it starts. */
-export const SETTING_LIMITS = { steps: MAX_STEPS, samples: 10_000, internalBatchSize: 100_000, stdevs: 1e6 } as const;
+export const SETTING_LIMITS = { steps: MAX_STEPS, samples: 10_000, internalBatchSize: 100_000, stdevs: 1e6, window: 4096, perturbationsPerEval: 100_000 } as const;
+
+export const GRANULARITIES = ['token', 'word'] as const;
+export type Granularity = (typeof GRANULARITIES)[number];
+
+export function parseGranularity(v: string): Granularity {
+  if (!(GRANULARITIES as readonly string[]).includes(v)) fail(`--granularity is one of ${GRANULARITIES.join(', ')}, got ${v.slice(0, 40)}`);
+  return v as Granularity;
+}
 
 /** An option's integer: digits only (not "1e3", "0x10" or "-1"), from `min` to `max`; else one clear error. */
 export function parseIntIn(value: string | number, flag: string, min: number, max: number, alternative = ''): number {
@@ -57,7 +78,7 @@ export function parseBaseline(name: string): BaselineKind {
 }
 
 /** The settings a method may read, besides the ones every method shares (internal batch size, memory budget). */
-export type OptionKey = 'steps' | 'integration' | 'baseline' | 'samples' | 'stdevs' | 'seed';
+export type OptionKey = 'steps' | 'integration' | 'baseline' | 'samples' | 'stdevs' | 'seed' | 'window' | 'stride' | 'perturbationsPerEval';
 
 export interface OptionSpec {
   key: OptionKey;
@@ -92,7 +113,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'samples', flag: '--samples', value: 'n', label: 'Samples', default: '5',
-    description: `noise samples, 1–${SETTING_LIMITS.samples} (gradient-shap uses 4×); refused when they would not fit in memory`,
+    description: `noise samples (gradient-shap uses 4×; refused when they would not fit in memory), or permutations (shapley), or perturbed samples (kernel-shap, lime); 1–${SETTING_LIMITS.samples}`,
     parse: (v) => parseIntIn(v, '--samples', 1, SETTING_LIMITS.samples),
   },
   {
@@ -107,6 +128,20 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'seed', flag: '--seed', value: 'n', label: 'Seed', default: '0',
     description: 'random seed, 0–4294967295', parse: (v) => parseIntIn(v, '--seed', 0, 0xffffffff),
+  },
+  {
+    key: 'window', flag: '--window', value: 'n', label: 'Window', default: '3',
+    description: `occlusion window in tokens (words with --granularity word), 1–${SETTING_LIMITS.window}`,
+    parse: (v) => parseIntIn(v, '--window', 1, SETTING_LIMITS.window),
+  },
+  {
+    key: 'stride', flag: '--stride', value: 'n', label: 'Stride', default: '1',
+    description: `occlusion stride, 1 to the window`, parse: (v) => parseIntIn(v, '--stride', 1, SETTING_LIMITS.window),
+  },
+  {
+    key: 'perturbationsPerEval', flag: '--perturbations-per-eval', value: 'n|auto', label: 'Perturbations per call', default: 'auto', suggestions: ['auto', '1', '8', '32'],
+    description: `perturbed inputs per ONNX Runtime call (Captum's perturbations_per_eval), 1–${SETTING_LIMITS.perturbationsPerEval}, or "auto" (about 1,536 tokens per call)`,
+    parse: (v) => (v === 'auto' ? 'auto' : parseIntIn(v, '--perturbations-per-eval', 1, SETTING_LIMITS.perturbationsPerEval, ' or "auto"')),
   },
 ];
 
@@ -124,7 +159,14 @@ export interface MethodContext {
   baselineIds(kind: TokenBaseline): HostTensor;
   /** The token baselines this tokenizer has ([PAD] always; [UNK] and [MASK] when defined). */
   baselineKinds: readonly TokenBaseline[];
+  /** For the perturbation methods: the feature of each token (a token or a word; −1: special, never perturbed). */
+  features: Int32Array;
+  /** Perturbed inputs per ONNX Runtime call. */
+  perturbationsPerEval: number;
 }
+
+/** The size of the input a method runs on, for its progress total. */
+export interface InputShape { tokens: number; features: number }
 
 export interface MethodSpec {
   name: string;
@@ -133,14 +175,18 @@ export interface MethodSpec {
   description: string;
   /** The options it reads (the others are ignored). */
   options: readonly OptionKey[];
+  /** Gradient methods run backward passes; perturbation methods forward passes only (any model, no gradient rules). */
+  kind: 'gradient' | 'perturbation';
   /** Integral methods report steps, integration rule and the convergence delta. */
   integral: boolean;
-  /** The tensor it attributes to: the embeddings output (default) or the word-embedding lookup. */
-  layer: 'embeddings' | 'word-embeddings';
+  /** The tensor it attributes to: the embeddings output (default), the word-embedding lookup, or the token ids. */
+  layer: 'embeddings' | 'word-embeddings' | 'input-ids';
+  /** Its own defaults where Captum's differ from the table's (e.g. 25 samples for Shapley sampling). */
+  defaults?: Partial<Record<OptionKey, string>>;
   /** Host bytes the run keeps besides the ONNX Runtime calls (noise samples), for the memory check. */
   hostBytes?(settings: ExplainSettings, layerRowBytes: number, targets: number): number;
-  /** Gradient rows the run needs per example when known in advance (for progress), else undefined. */
-  rows(settings: ExplainSettings): number | undefined;
+  /** Gradient rows (or forward rows) the run needs per example when known in advance (for progress), else undefined. */
+  rows(settings: ExplainSettings, shape: InputShape): number | undefined;
   attribute(ctx: MethodContext): Promise<AttributionResult[]>;
 }
 
@@ -158,27 +204,27 @@ const integralRows = (s: ExplainSettings): number | undefined => (s.steps === 'a
 
 export const METHOD_TABLE = [
   {
-    name: 'layer-ig', captum: 'LayerIntegratedGradients', integral: true, layer: 'embeddings',
+    name: 'layer-ig', captum: 'LayerIntegratedGradients', kind: 'gradient', integral: true, layer: 'embeddings',
     description: 'Integrated Gradients on the embeddings layer, as Captum\'s BERT tutorial (the default)',
     options: ['steps', 'integration', 'baseline'], rows: integralRows, attribute: integratedGradients,
   },
   {
-    name: 'ig', captum: 'IntegratedGradients (on inputs_embeds)', integral: true, layer: 'word-embeddings',
+    name: 'ig', captum: 'IntegratedGradients (on inputs_embeds)', kind: 'gradient', integral: true, layer: 'word-embeddings',
     description: 'Integrated Gradients on the word-embedding lookup (what inputs_embeds would be)',
     options: ['steps', 'integration', 'baseline'], rows: integralRows, attribute: integratedGradients,
   },
   {
-    name: 'saliency', captum: 'Saliency', integral: false, layer: 'embeddings',
+    name: 'saliency', captum: 'Saliency', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'absolute gradient of the target', options: [], rows: () => 1,
     attribute: (ctx) => new Saliency(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true }),
   },
   {
-    name: 'input-x-gradient', captum: 'InputXGradient', integral: false, layer: 'embeddings',
+    name: 'input-x-gradient', captum: 'InputXGradient', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'gradient times the embeddings', options: [], rows: () => 1,
     attribute: (ctx) => new InputXGradient(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize }),
   },
   {
-    name: 'smoothgrad', captum: 'NoiseTunnel(Saliency), smoothgrad', integral: false, layer: 'embeddings',
+    name: 'smoothgrad', captum: 'NoiseTunnel(Saliency), smoothgrad', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'saliency averaged over noisy copies of the embeddings', options: ['samples', 'stdevs', 'seed'],
     rows: (s) => s.samples,
     hostBytes: (s, layerRow, targets) => s.samples * layerRow * (1 + 3 * targets),
@@ -188,7 +234,7 @@ export const METHOD_TABLE = [
     }),
   },
   {
-    name: 'gradient-shap', captum: 'GradientShap', integral: false, layer: 'embeddings',
+    name: 'gradient-shap', captum: 'GradientShap', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'expected gradients over noisy points between the input and [PAD]/[UNK]/[MASK] baselines (4 × samples)',
     options: ['samples', 'stdevs', 'seed'],
     rows: (s) => 4 * s.samples,
@@ -199,7 +245,61 @@ export const METHOD_TABLE = [
       nSamples: Math.max(ctx.settings.samples, 1) * 4, stdevs: ctx.settings.stdevs, seed: ctx.settings.seed,
     }),
   },
+  {
+    name: 'occlusion', captum: 'Occlusion', kind: 'perturbation', integral: false, layer: 'input-ids',
+    description: 'a window of tokens replaced by the baseline token, slid over the input; each token gets the mean output drop of the windows covering it',
+    options: ['window', 'stride', 'baseline', 'perturbationsPerEval'],
+    rows: (s, shape) => windowCount(s.granularity === 'word' ? shape.features : shape.tokens, s.window, s.stride),
+    attribute: (ctx) => {
+      // Tokens: Captum's windows over the whole sequence (a special token is "replaced" by itself); words: windows over
+      // the words, special tokens left out.
+      const words = ctx.settings.granularity === 'word';
+      const size = words ? Math.max(-1, ...ctx.features) + 1 : ctx.features.length;
+      const unit = words ? 'words' : 'tokens';
+      if (ctx.settings.window > size) fail(`--window ${ctx.settings.window} is larger than the input's ${size} ${unit}`);
+      if (ctx.settings.stride > ctx.settings.window && size > ctx.settings.window) fail(`--stride ${ctx.settings.stride} is larger than --window ${ctx.settings.window}: some ${unit} would never be occluded`);
+      return new Occlusion(ctx.runner).attribute(ctx.feeds, {
+        ...perturbationOptions(ctx), slidingWindowShapes: ctx.settings.window, strides: ctx.settings.stride, ...(words ? { featureMask: ctx.features } : {}),
+      });
+    },
+  },
+  {
+    name: 'feature-ablation', captum: 'FeatureAblation', kind: 'perturbation', integral: false, layer: 'input-ids',
+    description: 'each token (or word) replaced by the baseline token in turn: the drop of the output',
+    options: ['baseline', 'perturbationsPerEval'], rows: (_, shape) => shape.features + 1,
+    attribute: (ctx) => new FeatureAblation(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features }),
+  },
+  {
+    name: 'shapley', captum: 'ShapleyValueSampling', kind: 'perturbation', integral: false, layer: 'input-ids',
+    description: 'Shapley values sampled over random orders of the tokens (or words); Σ = F(x) − F(baseline) exactly', defaults: { samples: '25' },
+    options: ['samples', 'seed', 'baseline', 'perturbationsPerEval'], rows: (s, shape) => 1 + s.samples * shape.features,
+    attribute: (ctx) => new ShapleyValueSampling(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features, nSamples: ctx.settings.samples, seed: ctx.settings.seed }),
+  },
+  {
+    name: 'kernel-shap', captum: 'KernelShap', kind: 'perturbation', integral: false, layer: 'input-ids',
+    description: 'a weighted linear model fitted to perturbed inputs sampled by the Shapley kernel', defaults: { samples: '25' },
+    options: ['samples', 'seed', 'baseline', 'perturbationsPerEval'], rows: (s) => s.samples,
+    attribute: (ctx) => new KernelShap(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features, nSamples: ctx.settings.samples, seed: ctx.settings.seed }),
+  },
+  {
+    name: 'lime', captum: 'Lime', kind: 'perturbation', integral: false, layer: 'input-ids',
+    description: 'a Lasso (α 0.01) fitted to random perturbations weighted by an exponential cosine kernel (Captum\'s defaults)', defaults: { samples: '25' },
+    options: ['samples', 'seed', 'baseline', 'perturbationsPerEval'], rows: (s) => s.samples,
+    attribute: (ctx) => new Lime(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features, nSamples: ctx.settings.samples, seed: ctx.settings.seed }),
+  },
 ] as const satisfies readonly MethodSpec[];
+
+/** What every perturbation method shares: the token baseline (special tokens kept), the targets, the batch size. */
+function perturbationOptions(ctx: MethodContext): PerturbationOptions {
+  const kind = ctx.settings.baseline;
+  if (kind === 'zero') fail('--baseline zero is an embedding; the perturbation methods replace tokens: use --baseline pad, unk or mask');
+  return { input: 'input_ids', baselines: ctx.baselineIds(kind), targets: ctx.targets, perturbationsPerEval: ctx.perturbationsPerEval };
+}
+
+/** Captum's number of occlusion windows over n positions. */
+export function windowCount(n: number, window: number, stride: number): number | undefined {
+  return window > n ? undefined : Math.ceil((n - window) / stride) + 1;
+}
 
 export type MethodName = (typeof METHOD_TABLE)[number]['name'];
 export const METHODS: readonly MethodName[] = METHOD_TABLE.map((m) => m.name);
@@ -215,8 +315,15 @@ export const methodsUsing = (key: OptionKey): string[] => METHOD_TABLE.filter((m
 
 export const DEFAULT_SETTINGS: ExplainSettings = {
   method: 'layer-ig',
+  granularity: 'token',
   ...(Object.fromEntries(OPTIONS.map((o) => [o.key, o.parse(o.default)])) as Pick<ExplainSettings, OptionKey>),
 };
+
+/** An option's default for a method (its own where it has one, e.g. shapley's 25 samples), as the user would type it. */
+export function defaultFor(method: string, key: OptionKey): string {
+  const spec = METHOD_TABLE.find((m) => m.name === method) as MethodSpec | undefined;
+  return spec?.defaults?.[key] ?? optionSpec(key).default;
+}
 
 /** Values as a user gives them (CLI options, URL parameters, a form): parsed and checked, defaults for the rest. */
 export interface SettingValues {
@@ -227,15 +334,21 @@ export interface SettingValues {
   samples?: string;
   stdevs?: string;
   seed?: string;
+  window?: string;
+  stride?: string;
+  perturbationsPerEval?: string;
+  granularity?: string;
   internalBatchSize?: string;
 }
 
 export function parseSettings(values: SettingValues): ExplainSettings {
-  const settings: ExplainSettings = { ...DEFAULT_SETTINGS, method: parseMethod(values.method ?? DEFAULT_SETTINGS.method) };
+  const method = parseMethod(values.method ?? DEFAULT_SETTINGS.method);
+  const settings: ExplainSettings = { ...DEFAULT_SETTINGS, method };
   for (const o of OPTIONS) {
-    const v = values[o.key];
-    if (v !== undefined) (settings as unknown as Record<string, unknown>)[o.key] = o.parse(String(v));
+    const v = values[o.key] ?? defaultFor(method, o.key);
+    (settings as unknown as Record<string, unknown>)[o.key] = o.parse(String(v));
   }
+  if (values.granularity !== undefined) settings.granularity = parseGranularity(String(values.granularity));
   if (values.internalBatchSize !== undefined) settings.internalBatchSize = parseIntIn(values.internalBatchSize, '--internal-batch-size', 1, SETTING_LIMITS.internalBatchSize);
   return settings;
 }

@@ -25,6 +25,8 @@ export class ModelRunner {
   lowMemory = false;
   /** Called after each gradient run (one ONNX Runtime call), e.g. for a progress bar. */
   onGradient: ((counters: Readonly<ModelRunner['counters']>) => void) | undefined;
+  /** Called after each forward run (one ONNX Runtime call). */
+  onForward: ((counters: Readonly<ModelRunner['counters']>) => void) | undefined;
   private readonly selections = new Map<string, RowSelection | null>();
   private readonly bases = new Map<string, ModelProto>();
   private lastForward: { feeds: Record<string, HostTensor>; result: Record<string, HostTensor> } | undefined;
@@ -62,6 +64,7 @@ export class ModelRunner {
     const result = await session.run(inputs, fetches);
     // A copy: callers may refill their feed arrays in place.
     if (shared) this.lastForward = { feeds: Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, { ...t, data: t.data.slice() }])), result };
+    this.onForward?.(this.counters);
     return { ...result };
   }
 

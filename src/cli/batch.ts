@@ -9,6 +9,7 @@ import cliProgress from 'cli-progress';
 import { fail, GradlensError } from '../errors.js';
 import { LIMITS, byteLines, openRegularFile } from '../io/files.js';
 import { TASKS, type TaskName } from '../tasks/index.js';
+import { methodSpec } from '../attr/registry.js';
 import { addCommonOptions, demoModel, modelFor, runTask, settingsFrom, type CommonCliOptions, type TaskInput } from './explain-commands.js';
 
 /**
@@ -328,6 +329,9 @@ function batchMeta(task: TaskName, input: string, o: BatchOptions, s: ReturnType
     settings: {
       method: s.method, steps: s.steps, integration: s.integration, internalBatchSize: s.internalBatchSize ?? null,
       baseline: s.baseline, seed: s.seed, stdevs: s.stdevs, samples: s.samples, layer: o.layer ?? null,
+      // Newer settings only where they change results, so outputs written before them still resume.
+      ...((methodSpec(s.method).options as readonly string[]).includes('window') ? { window: s.window, stride: s.stride } : {}),
+      ...(s.granularity !== 'token' ? { granularity: s.granularity } : {}),
     },
     input: resolve(input),
   };

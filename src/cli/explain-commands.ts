@@ -7,7 +7,7 @@ import { fail } from '../errors.js';
 import { LIMITS, formatBytes, readTextFile } from '../io/files.js';
 import type { LoadedModel } from '../models/load.js';
 import { DEMO_MODELS, loadModel } from '../io/folder.js';
-import { DEFAULT_SETTINGS, METHOD_TABLE, METHODS, OPTIONS, SETTING_LIMITS, methodsUsing, parseIntIn, parseSettings, type ExplainSettings } from '../attr/registry.js';
+import { DEFAULT_SETTINGS, GRANULARITIES, METHOD_TABLE, METHODS, OPTIONS, SETTING_LIMITS, defaultFor, methodsUsing, parseIntIn, parseSettings, type ExplainSettings } from '../attr/registry.js';
 import { SEED_EXAMPLE, TASK_TABLE, runTask, type Explanation, type TaskInput, type TaskName } from '../tasks/index.js';
 import { DOC_STRIDE, QA_TARGETS } from '../tasks/qa.js';
 import type { Progress } from '../tasks/attribute.js';
@@ -22,19 +22,23 @@ export type Format = (typeof FORMATS)[number];
 export interface CommonCliOptions {
   model?: string;
   method: string;
-  steps: string;
-  integration: string;
+  steps?: string;
+  integration?: string;
   internalBatchSize?: string;
   target?: string;
-  baseline: string;
+  baseline?: string;
   layer?: string;
   format?: string;
   values?: boolean;
   qaTarget?: 'position' | 'max';
   out?: string;
-  seed: string;
-  stdevs: string;
-  samples: string;
+  seed?: string;
+  stdevs?: string;
+  samples?: string;
+  window?: string;
+  stride?: string;
+  perturbationsPerEval?: string;
+  granularity?: string;
   offline?: boolean;
   trueLabel?: string;
   memoryBudget?: string;
@@ -111,9 +115,14 @@ export function addCommonOptions(cmd: Command, use: TaskName | 'batch' = 'batch'
       .choices([...METHODS]).default(DEFAULT_SETTINGS.method, DEFAULT_SETTINGS.method));
   for (const o of OPTIONS) {
     const users = methodsUsing(o.key);
-    const option = new Option(`${o.flag} <${o.value}>`, `${o.description} [${users.join(', ')}]`).default(o.default, o.default);
+    // No value default here: a method may have its own (parseSettings applies it); the help says which.
+    const own = users.filter((m) => defaultFor(m, o.key) !== o.default);
+    const byMethod = [...new Set(own.map((m) => defaultFor(m, o.key)))].map((d) => `; ${own.filter((m) => defaultFor(m, o.key) === d).join(', ')}: ${d}`).join('');
+    const option = new Option(`${o.flag} <${o.value}>`, `${o.description} [${users.join(', ')}] (default: ${o.default}${byMethod})`);
     cmd.addOption(o.choices ? option.choices([...o.choices]) : option);
   }
+  cmd.addOption(new Option('--granularity <unit>', 'token: one value per token; word: wordpieces summed into words (views and JSON per_word), and the perturbation methods perturb whole words')
+    .choices([...GRANULARITIES]).default('token', 'token'));
   cmd
     .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`)
     .option('--target <target>', TARGET_HELP[use])
@@ -197,7 +206,7 @@ export function progressBar(): { onProgress?: (p: Progress) => void; stop(): voi
         if (Date.now() - start < 2000) return;
         bar = new cliProgress.SingleBar({
           stream: process.stderr, clearOnComplete: true, hideCursor: true,
-          format: `gradlens |{bar}| {value}/{total} gradient rows${p.total === undefined ? ' (steps auto)' : ''} · ETA {eta_formatted}`,
+          format: `gradlens |{bar}| {value}/{total} ${p.unit ?? 'gradient rows'}${p.total === undefined ? ' (steps auto)' : ''} · ETA {eta_formatted}`,
         }, cliProgress.Presets.shades_classic);
         bar.start(total, p.done);
         return;

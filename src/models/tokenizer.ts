@@ -3,6 +3,7 @@ import { readJsonFrom, type ModelSource } from '../io/source.js';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { fail } from '../errors.js';
 import { alignTokens, type Span } from './align.js';
+import { wordConvention, type WordConvention } from './words.js';
 
 export type Truncation = 'only_second' | 'longest_first' | 'only_first';
 
@@ -31,6 +32,8 @@ export class TextTokenizer {
   readonly unkId: number | undefined;
   readonly maskId: number | undefined;
   readonly modelMaxLength: number;
+  /** How its tokens make words (models/words.ts). */
+  readonly words: WordConvention;
   /** The normalizer lower-cases: Σ needs the Rust tokenizers' per-character treatment (see tokenize). */
   private readonly charwiseLowercase: boolean;
   private readonly spacesCjk: boolean;
@@ -58,6 +61,7 @@ export class TextTokenizer {
     this.maskId = id('mask_token', ['[MASK]', '<mask>']);
     const max = Number(config['model_max_length']);
     this.modelMaxLength = Number.isFinite(max) && max > 0 && max < 1e6 ? max : 512;
+    this.words = wordConvention(tokenizerJson);
   }
 
   /** From a model folder's tokenizer.json and tokenizer_config.json. */

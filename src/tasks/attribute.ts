@@ -4,10 +4,12 @@ import { fail } from '../errors.js';
 import { tensor, type HostTensor } from '../runtime/session.js';
 import { planMemory, valueBytesPerRow } from '../attr/memory.js';
 import type { TargetSpec } from '../attr/targets.js';
+import type { ModelRunner } from '../attr/runner.js';
 import { methodSpec, type ExplainSettings, type MethodName, type MethodSpec, type TokenBaseline } from '../attr/registry.js';
 import type { IntegrationMethod } from '../attr/quadrature.js';
 import type { LoadedModel } from '../models/load.js';
 import type { Encoded } from '../models/tokenizer.js';
+import { groupWords, sumByWord } from '../models/words.js';
 
 /** The JSON schema's per-target entry (see README: JSON output). */
 export interface TargetAttribution {
@@ -22,13 +24,19 @@ export interface TargetAttribution {
   per_token: number[];
   /** per_token divided by its L2 norm (the Captum BERT tutorial's summary). */
   normalized: number[];
+  /** With granularity word: per_token summed over each word's tokens (words: the explanation's `words`), and normalized. */
+  per_word?: number[];
+  normalized_word?: number[];
   delta: number | null;
   f_x: number | null;
   f_baseline: number | null;
 }
 
-/** Progress of a run: gradient rows done of those expected (undefined when the method adapts, e.g. --steps auto). */
-export interface Progress { done: number; total: number | undefined }
+/**
+ * Progress of a run: gradient rows (or, for perturbation methods, perturbed forward rows) done of those expected
+ * (undefined when the method adapts, e.g. --steps auto).
+ */
+export interface Progress { done: number; total: number | undefined; unit?: 'gradient rows' | 'forward rows' }
 
 export type ProgressListener = (p: Progress) => void;
 
@@ -56,11 +64,33 @@ export function baselineIds(model: LoadedModel, enc: Encoded, kind: TokenBaselin
   return enc.ids.map((t, i) => (enc.special[i] ? t : id));
 }
 
-/** The tensor a method attributes to: the word-embedding lookup or the embeddings output. */
+/** The tensor a method attributes to: the word-embedding lookup, the embeddings output, or the token ids. */
 function layerFor(model: LoadedModel, spec: MethodSpec): string {
+  if (spec.layer === 'input-ids') {
+    if (!model.inputNames.includes('input_ids')) fail(`${model.name} takes no input_ids: --method ${spec.name} perturbs token ids`);
+    return 'input_ids';
+  }
   return spec.layer === 'word-embeddings'
     ? model.wordEmbeddings ?? fail(`cannot find the word-embedding lookup for --method ${spec.name}; use layer-ig`)
     : model.embeddingsOutput;
+}
+
+/**
+ * The features the perturbation methods perturb: each non-special token, or (granularity word) each word; special
+ * tokens are never perturbed (−1).
+ */
+export function tokenFeatures(model: LoadedModel, enc: Encoded, granularity: 'token' | 'word', texts: readonly (string | undefined)[]): Int32Array {
+  if (granularity === 'token') {
+    let n = 0;
+    return Int32Array.from(enc.special, (s) => (s ? -1 : n++));
+  }
+  const { wordOf, special } = groupWords(enc, model.tokenizer.words, texts);
+  const renumber = new Map<number, number>();
+  return Int32Array.from(wordOf, (w) => {
+    if (special[w]) return -1;
+    if (!renumber.has(w)) renumber.set(w, renumber.size);
+    return renumber.get(w)!;
+  });
 }
 
 /**
@@ -68,10 +98,15 @@ function layerFor(model: LoadedModel, spec: MethodSpec): string {
  * two sessions built at once add their peaks; at 484 tokens on BERT-base, 3.58 → 3.27 GiB without it, no slower).
  */
 export function prewarm(model: LoadedModel, settings: ExplainSettings, outputs: string[], targets: number, tokens?: number): void {
-  if (!model.runner.lowMemory) model.runner.prewarm([layerFor(model, methodSpec(settings.method))], outputs, targets, tokens);
+  const spec = methodSpec(settings.method);
+  if (spec.kind === 'gradient' && !model.runner.lowMemory) model.runner.prewarm([layerFor(model, spec)], outputs, targets, tokens);
 }
 
-export interface AttributeOptions { onProgress?: ProgressListener }
+export interface AttributeOptions {
+  onProgress?: ProgressListener;
+  /** The encoded texts (the pair's second at 1), for word views and word features. */
+  texts?: readonly (string | undefined)[];
+}
 
 /** Runs the chosen method on the embeddings layer for the given targets; one entry per target. */
 export async function attributeTokens(model: LoadedModel, enc: Encoded, targets: (TargetSpec & { label: string; position?: number; index?: number })[],
@@ -81,13 +116,22 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
   const layer = layerFor(model, spec);
   const kinds = (['pad', 'unk', 'mask'] as const).filter((k) => (k === 'pad' ? true : k === 'unk' ? model.tokenizer.unkId !== undefined : model.tokenizer.maskId !== undefined));
   const runner = model.runner;
-  const total = spec.rows(settings);
-  const start = runner.counters.gradientRows;
-  const previous = runner.onGradient;
+  const texts = options.texts ?? [];
+  const features = tokenFeatures(model, enc, settings.granularity, texts);
+  const featureCount = Math.max(-1, ...features) + 1;
+  if (spec.kind === 'perturbation' && featureCount === 0) fail('the input has no tokens to perturb besides special tokens');
+  const total = spec.rows(settings, { tokens: seq, features: featureCount });
+  const perturbation = spec.kind === 'perturbation';
+  const counter = perturbation ? 'forwardRows' : 'gradientRows';
+  const start = runner.counters[counter];
+  const previous = [runner.onGradient, runner.onForward] as const;
   if (options.onProgress) {
     const report = options.onProgress;
-    report({ done: 0, total });
-    runner.onGradient = (c) => report({ done: c.gradientRows - start, total });
+    const unit = perturbation ? 'forward rows' : 'gradient rows';
+    report({ done: 0, total, unit });
+    const hook = (c: ModelRunner['counters']) => report({ done: c[counter] - start, total, unit });
+    if (perturbation) runner.onForward = hook;
+    else runner.onGradient = hook;
   }
   let results;
   try {
@@ -100,14 +144,17 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
       settings,
       baselineIds: (kind) => tensor('int64', baselineIds(model, enc, kind), [1, seq]),
       baselineKinds: kinds,
+      features,
+      perturbationsPerEval: settings.perturbationsPerEval === 'auto' ? defaultChunk(seq) : settings.perturbationsPerEval,
     });
   } finally {
-    runner.onGradient = previous;
+    [runner.onGradient, runner.onForward] = previous;
   }
+  const words = settings.granularity === 'word' ? groupWords(enc, model.tokenizer.words, texts) : undefined;
   return results.map((r, k) => {
     const t = targets[k]!;
     const attr = r.attributions[layer]!;
-    const perToken = sumHidden(attr);
+    const perToken = attr.dims.length === 2 ? Array.from(attr.data as Float64Array, Number) : sumHidden(attr);
     const norm = Math.hypot(...perToken);
     const entry: TargetAttribution = {
       target: t.label,
@@ -121,6 +168,11 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
       f_x: r.fX?.[0] ?? null,
       f_baseline: r.fBaseline?.[0] ?? null,
     };
+    if (words) {
+      entry.per_word = sumByWord(perToken, words.wordOf, words.words.length);
+      const wn = Math.hypot(...entry.per_word);
+      entry.normalized_word = entry.per_word.map((v) => (wn > 0 ? v / wn : 0));
+    }
     if (t.position !== undefined) entry.position = t.position;
     if (t.index !== undefined) entry.index = t.index;
     return entry;
@@ -143,6 +195,7 @@ export function defaultChunk(seq: number): number {
  */
 function rowsPerCall(model: LoadedModel, settings: ExplainSettings, spec: MethodSpec, layer: string, seq: number, targets: number): number {
   const fallback = defaultChunk(seq);
+  if (spec.kind === 'perturbation') return fallback;
   if (settings.memoryBudget === undefined) return settings.internalBatchSize ?? fallback;
   const layerRow = valueBytesPerRow(model.onnx, layer, seq) ?? 0;
   const hostBytes = spec.hostBytes?.(settings, layerRow, targets) ?? 0;

@@ -21,7 +21,7 @@ export async function explainClassify(model: LoadedModel, options: ClassifyOptio
   const labels = labelsOf(model, logits.length);
   const predicted = probs.indexOf(Math.max(...probs));
   const index = resolveLabel(labels, options.target, predicted);
-  const attributions = await attributeTokens(model, enc, [{ output: outName, target: index, label: labels[index]!, index }], settings, run);
+  const attributions = await attributeTokens(model, enc, [{ output: outName, target: index, label: labels[index]!, index }], settings, { ...run, texts: [text, options.pair] });
   return {
     ...base('classify', model, enc, settings, [text, options.pair]),
     prediction: {

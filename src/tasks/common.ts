@@ -4,6 +4,7 @@ import type { HostTensor } from '../runtime/session.js';
 import type { LoadedModel } from '../models/load.js';
 import { own } from '../models/config.js';
 import type { Encoded } from '../models/tokenizer.js';
+import { groupWords } from '../models/words.js';
 import type { ExplainSettings } from '../attr/registry.js';
 import type { ProgressListener, TargetAttribution } from './attribute.js';
 
@@ -21,7 +22,14 @@ export interface Explanation {
   prediction: Record<string, unknown>;
   attributions: TargetAttribution[];
   /** The settings of the run (every key; a method reads only its own options: attr/registry.ts). */
-  settings: { method: string; steps: number | 'auto'; integration: string; baseline: string; samples: number; stdevs: number; seed: number; qa_target?: 'position' | 'max' };
+  settings: {
+    method: string; steps: number | 'auto'; integration: string; baseline: string; samples: number; stdevs: number; seed: number;
+    window?: number; stride?: number; perturbationsPerEval?: number | 'auto'; granularity?: 'token' | 'word'; qa_target?: 'position' | 'max';
+  };
+  /** With granularity word: the words (special tokens as themselves); each attribution's per_word follows them. */
+  words?: string[];
+  /** With granularity word: each token's index into `words`. */
+  token_words?: number[];
   warnings: string[];
   /** For [UNK] tokens, by token index, the characters of the input they stand for (absent when there are none). */
   unk_text?: Record<string, string>;
@@ -115,8 +123,16 @@ export function truncationWarning(enc: Encoded, model: LoadedModel, what: string
 export function base(task: TaskName, model: LoadedModel, enc: Encoded, settings: ExplainSettings, texts: readonly (string | undefined)[] = []): Omit<Explanation, 'prediction' | 'attributions' | 'warnings'> {
   const head: Omit<Explanation, 'prediction' | 'attributions' | 'warnings'> = {
     task, model: model.name, tokens: enc.tokens, input_ids: enc.ids,
-    settings: { method: settings.method, steps: settings.steps, integration: settings.integration, baseline: settings.baseline, samples: settings.samples, stdevs: settings.stdevs, seed: settings.seed },
+    settings: {
+      method: settings.method, steps: settings.steps, integration: settings.integration, baseline: settings.baseline, samples: settings.samples, stdevs: settings.stdevs, seed: settings.seed,
+      window: settings.window, stride: settings.stride, perturbationsPerEval: settings.perturbationsPerEval, granularity: settings.granularity,
+    },
   };
+  if (settings.granularity === 'word') {
+    const w = groupWords(enc, model.tokenizer.words, texts);
+    head.words = w.words;
+    head.token_words = w.wordOf;
+  }
   // Unknown tokens keep the characters they stand for (from the tokenizer's offsets), for reports.
   const unk: Record<string, string> = {};
   enc.ids.forEach((id, i) => {

@@ -139,12 +139,12 @@ export async function explainQa(model: LoadedModel, options: QaOptions, settings
     attributions = await attributeTokens(max.model, enc, [
       { output: max.outputs[startName]!, label: 'start' },
       { output: max.outputs[endName]!, label: 'end' },
-    ], settings, run);
+    ], settings, { ...run, texts: [question, context] });
   } else {
     attributions = await attributeTokens(model, enc, [
       { output: startName, target: ts, label: 'start', position: ts },
       { output: endName, target: te, label: 'end', position: te },
-    ], settings, run);
+    ], settings, { ...run, texts: [question, context] });
   }
   const head = base('qa', model, enc, settings, [question, context]);
   const window = windows.length > 1 ? windowInfo(windows, chosen, overlap) : undefined;

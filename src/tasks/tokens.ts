@@ -37,7 +37,7 @@ export async function explainTokens(model: LoadedModel, options: TokensOptions, 
       targets = [{ output: outName, target: [pos, perToken[pos]!.index], label: `${enc.tokens[pos]}:${perToken[pos]!.label}`, position: pos, index: perToken[pos]!.index }];
     }
   }
-  const attributions = await attributeTokens(model, enc, targets, settings, run);
+  const attributions = await attributeTokens(model, enc, targets, settings, { ...run, texts: [text] });
   return {
     ...base('tokens', model, enc, settings, [text]),
     prediction: { labels: perToken.map((p) => p.label), scores: perToken.map((p) => p.score), entities },

@@ -36,7 +36,7 @@ export async function explainZeroShot(model: LoadedModel, options: ZeroShotOptio
     if (chosen < 0) fail(`unknown label "${options.target}"; the candidates are: ${candidates.join(', ')}`);
   }
   const enc = encs[chosen]!;
-  const attributions = await attributeTokens(model, enc, [{ output: outName, target: entailment, label: candidates[chosen]!, index: entailment }], settings, run);
+  const attributions = await attributeTokens(model, enc, [{ output: outName, target: entailment, label: candidates[chosen]!, index: entailment }], settings, { ...run, texts: [text, template.replace('{}', candidates[chosen]!)] });
   const order = scores.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0]);
   return {
     ...base('zero-shot', model, enc, settings, [text, template.replace('{}', candidates[chosen]!)]),

@@ -3,8 +3,7 @@ import { captumColor } from './colors.js';
 import { escapeControls, escapeHtml } from './escape.js';
 import { methodSpec } from '../attr/registry.js';
 import {
-  TASK_TITLES, answerSpan, attributionScore, deltaSummary, describePrediction, detokenize, num, settingsUsed, shownToken, unkMap, type TextPiece,
-} from './report.js';
+  TASK_TITLES, answerSpan, attributionScore, deltaSummary, describePrediction, detokenize, num, settingsUsed, shownToken, unkMap, viewOf, type TextPiece } from './report.js';
 
 const esc = escapeHtml;
 
@@ -51,7 +50,7 @@ const unkOf = (input: ReportInput | undefined): Record<number, string> | undefin
  * label (flagged when large); with the colour legend.
  */
 export function renderTable(explanations: Explanation[], options: TableOptions = {}): string {
-  const rows = explanations.flatMap((e, k) => e.attributions.map((a) => {
+  const rows = explanations.map(viewOf).flatMap((e, k) => e.attributions.map((a) => {
     const span = answerSpan(e);
     const unk = unkMap(e, unkOf(options.inputs?.[k]));
     const marks = e.tokens.map((t, i) => {

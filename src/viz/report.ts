@@ -24,7 +24,7 @@ export const TASK_TITLES: Record<Explanation['task'], string> = {
 };
 
 /** One setting a run actually used: the method, the layer, and only the options the method reads. */
-export interface SettingUsed { key: 'method' | 'layer' | 'qa_target' | OptionKey; label: string; value: string }
+export interface SettingUsed { key: 'method' | 'layer' | 'qa_target' | 'granularity' | OptionKey; label: string; value: string }
 
 /** The options a method reads (attr/registry.ts); all of them for a method this version does not know. */
 function optionsOf(method: string): readonly OptionKey[] {
@@ -71,6 +71,7 @@ export function settingsUsed(e: Explanation): SettingUsed[] {
   // What a QA run explains (the logit at the answer's positions, or the maximum over positions), when recorded.
   const qaTarget = (e.settings as Record<string, unknown>)['qa_target'];
   if (e.task === 'qa' && typeof qaTarget === 'string') out.push({ key: 'qa_target', label: 'QA target', value: qaTarget });
+  if (e.settings.granularity === 'word') out.push({ key: 'granularity', label: 'Granularity', value: 'word' });
   return out;
 }
 
@@ -87,6 +88,8 @@ export function settingsLine(e: Explanation): string {
     } else if (s.key === 'integration') parts.push(s.value);
     else if (s.key === 'samples') parts.push(`${s.value} samples`);
     else if (s.key === 'qa_target') { if (s.value !== 'position') parts.push(`qa target ${s.value}`); }
+    else if (s.key === 'perturbationsPerEval') parts.push(`${s.value} perturbations per call`);
+    else if (s.key === 'granularity') parts.push(`${s.value} level`);
     else parts.push(`${s.key} ${s.value}`);
   }
   return parts.join(', ');
@@ -99,6 +102,22 @@ export function answerSpan(e: Explanation): [number, number] | undefined {
 }
 
 export const attributionScore = (perToken: number[]): number => perToken.reduce((s, v) => s + v, 0);
+
+/**
+ * The explanation as the views show it: with granularity word, the words in place of the tokens and the per-word
+ * values in place of the per-token ones (the QA answer span mapped to words); else the explanation itself.
+ */
+export function viewOf(e: Explanation): Explanation {
+  const words = e.words, of = e.token_words;
+  if (!words || !of || !e.attributions.every((a) => Array.isArray(a.per_word) && Array.isArray(a.normalized_word))) return e;
+  const p = e.prediction as { start?: unknown; end?: unknown };
+  const prediction = typeof p.start === 'number' && typeof p.end === 'number' ? { ...e.prediction, start: of[p.start] ?? p.start, end: of[p.end] ?? p.end } : e.prediction;
+  const { unk_text: _unk, ...rest } = e;
+  return {
+    ...rest, tokens: words, prediction,
+    attributions: e.attributions.map((a) => ({ ...a, per_token: a.per_word!, normalized: a.normalized_word! })),
+  };
+}
 
 /** Tokens for display: WordPiece/BPE markers kept as they are (the view shows what the model saw). */
 export const displayToken = (t: string): string => t.replace(/\u0120/g, '·').replace(/\u2581/g, '·');

@@ -1,7 +1,7 @@
 import type { Explanation } from '../tasks/common.js';
 import { captumColor } from './colors.js';
 import { escapeControls, escapeHtml } from './escape.js';
-import { attributionScore, deltaSummary, describePrediction, displayToken } from './report.js';
+import { attributionScore, deltaSummary, describePrediction, displayToken, viewOf } from './report.js';
 
 /** XML text: control characters (not allowed in XML 1.0) shown as visible escapes, markup characters escaped. */
 const esc = (s: string): string => escapeHtml(escapeControls(s));
@@ -14,7 +14,8 @@ const LEGEND_LABELS = new Set([-1, -0.5, 0, 0.5, 1]);
  * A standalone SVG heatmap: one row of token boxes per target, coloured as in the HTML report; next to each target
  * label its attribution score and convergence delta (⚠ when large); a colour legend from −1 to +1 at the bottom.
  */
-export function renderSvg(e: Explanation): string {
+export function renderSvg(full: Explanation): string {
+  const e = viewOf(full);
   const charW = 7.8, pad = 6, boxH = 22, gap = 4, labelW = 160, width = 900;
   const lines: string[] = [];
   let y = 30;

@@ -1,7 +1,7 @@
 import type { Explanation } from '../tasks/common.js';
 import { captumRgb } from './colors.js';
 import { escapeControls } from './escape.js';
-import { answerSpan, attributionScore, deltaSummary, describePrediction, num, percent, settingsLine, shownToken, unkMap } from './report.js';
+import { answerSpan, attributionScore, deltaSummary, describePrediction, num, percent, settingsLine, shownToken, unkMap, viewOf } from './report.js';
 
 export interface TextOptions {
   /** Show each token's value in colour mode too: `token(+0.12)` (without colour the values are always shown). */
@@ -80,7 +80,8 @@ const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
  * a legend with the scale. Without colour: `token(+0.12)`, the answer in [ ]. Lines wrap to `width` at token
  * boundaries. Everything from the model or the input is escaped (viz/escape.ts); only our own SGR codes stay raw.
  */
-export function renderText(e: Explanation, color: boolean, options: TextOptions = {}): string {
+export function renderText(full: Explanation, color: boolean, options: TextOptions = {}): string {
+  const e = viewOf(full);
   const width = Math.max(20, Math.floor(Number.isFinite(options.width) ? options.width! : DEFAULT_WIDTH));
   const lines: string[] = [];
   const para = (text: string) => lines.push(...wrapText(escapeControls(text), width));

@@ -49,8 +49,13 @@ export function groupWords(enc: Encoded, convention: WordConvention, texts: read
   enc.tokens.forEach((tok, i) => {
     const prev = i - 1;
     const span = enc.offsets[i];
-    const continues = i > 0 && !enc.special[i] && !enc.special[prev] && enc.segment[i] === enc.segment[prev]
-      && span != null && enc.offsets[prev] != null && span[0] === enc.offsets[prev]![1]
+    const before = enc.offsets[prev];
+    const seg = enc.segment[i];
+    // A bare word marker (a space token, "▁" or "Ġ") starts a word that the next pieces continue across the space.
+    const bareMarker = convention.kind === 'start' && i > 0 && enc.tokens[prev] === convention.marker;
+    const gap = span && before && seg != null ? texts[seg]?.slice(before[1], span[0]) : undefined;
+    const adjacent = span != null && before != null && (span[0] === before[1] || (bareMarker && gap !== undefined && gap.trim() === ''));
+    const continues = i > 0 && !enc.special[i] && !enc.special[prev] && seg === enc.segment[prev] && adjacent
       && (convention.kind === 'continuation' ? tok.startsWith(convention.prefix)
         : convention.kind === 'start' ? !tok.startsWith(convention.marker) : true);
     if (continues) {
@@ -64,7 +69,7 @@ export function groupWords(enc: Encoded, convention: WordConvention, texts: read
   });
   spans.forEach(([a, b, seg], w) => {
     const text = seg === null ? undefined : texts[seg];
-    if (!special[w] && text !== undefined && a >= 0) words[w] = text.slice(a, b);
+    if (!special[w] && text !== undefined && a >= 0) words[w] = text.slice(a, b).trim() || words[w]!;
   });
   return { words, wordOf, special };
 }

@@ -15,10 +15,16 @@ export { Saliency, type SaliencyOptions } from './attr/saliency.js';
 export { InputXGradient } from './attr/input-x-gradient.js';
 export { NoiseTunnel, type NoiseTunnelOptions, type NoiseTunnelType } from './attr/noise-tunnel.js';
 export { GradientShap, type GradientShapOptions } from './attr/gradient-shap.js';
+export { Occlusion, type OcclusionOptions } from './attr/occlusion.js';
+export { FeatureAblation, type FeatureAblationOptions } from './attr/feature-ablation.js';
+export { ShapleyValueSampling, type ShapleyValueSamplingOptions } from './attr/shapley.js';
+export { KernelShap } from './attr/kernel-shap.js';
+export { Lime, type LimeOptions } from './attr/lime.js';
+export type { PerturbationOptions } from './attr/perturbation.js';
 export { quadrature, legendreGauss, INTEGRATION_METHODS, type IntegrationMethod } from './attr/quadrature.js';
 export {
-  METHOD_TABLE, METHODS, OPTIONS, DEFAULT_SETTINGS, parseSettings, methodSpec,
-  type ExplainSettings, type MethodSpec, type OptionSpec, type SettingValues,
+  METHOD_TABLE, METHODS, OPTIONS, DEFAULT_SETTINGS, GRANULARITIES, parseSettings, methodSpec, defaultFor,
+  type ExplainSettings, type MethodSpec, type OptionSpec, type OptionKey, type SettingValues,
 } from './attr/registry.js';
 export type { Target, TargetSpec, TargetIndex } from './attr/targets.js';
 export { loadModelFromSource, type LoadedModel, type LoadOptions } from './models/load.js';

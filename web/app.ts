@@ -1,6 +1,6 @@
 // The gradlens web app: a form whose pickers come from the same tables as the CLI (tasks, methods, options), a
 // worker that runs the explanation, and the report's own renderer for the result.
-import { DEFAULT_SETTINGS, METHOD_TABLE, OPTIONS, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
+import { DEFAULT_SETTINGS, METHOD_TABLE, OPTIONS, defaultFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
 import { REPORT_CSS, renderTable } from '../src/viz/html.js';
 import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
 import { escapeHtml } from '../src/viz/escape.js';
@@ -134,7 +134,9 @@ function buildMethodOptions(values: Record<string, string>): void {
       input = document.createElement('input');
       input.type = 'text';
       input.size = 8;
-      input.value = values[o.key] ?? o.default;
+      // Empty means the method's own default (shown as the placeholder: shapley's samples are 25, smoothgrad's 5).
+      input.value = values[o.key] ?? '';
+      input.placeholder = o.default;
       if (o.suggestions) {
         const list = document.createElement('datalist');
         list.id = `${o.key}-suggestions`;
@@ -151,7 +153,12 @@ function buildMethodOptions(values: Record<string, string>): void {
 
 function showMethodOptions(): void {
   const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
-  for (const el of document.querySelectorAll<HTMLElement>('#method-options label')) el.hidden = !(method.options as readonly string[]).includes(el.dataset['option']!);
+  for (const el of document.querySelectorAll<HTMLElement>('#method-options label')) {
+    const key = el.dataset['option'] as OptionKey;
+    el.hidden = !(method.options as readonly string[]).includes(key);
+    const input = el.querySelector('input');
+    if (input) input.placeholder = defaultFor(method.name, key);
+  }
   $('method-info').textContent = `${method.captum}: ${method.description}`;
 }
 
@@ -219,7 +226,10 @@ function startRun(): void {
     }
     const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
     const settings: Record<string, string> = { method: method.name };
-    for (const key of method.options) settings[key] = $<HTMLInputElement>(`opt-${key}`).value.trim();
+    for (const key of method.options) {
+      const v = $<HTMLInputElement>(`opt-${key}`).value.trim();
+      if (v !== '') settings[key] = v;
+    }
     const target = read('target').trim();
     const threads = Number(params.get('threads'));
     request = { ...(Number.isInteger(threads) && threads > 0 && threads <= 64 ? { threads } : {}), type: 'run', id: ++runId, model: currentModel(), task, input, settings, webgpu: $<HTMLInputElement>('webgpu').checked, ...(target ? { target } : {}) };

@@ -113,7 +113,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'samples', flag: '--samples', value: 'n', label: 'Samples', default: '5',
-    description: `noise samples (gradient-shap uses 4×; refused when they would not fit in memory), or permutations (shapley), or perturbed samples (kernel-shap, lime); 1–${SETTING_LIMITS.samples}`,
+    description: `noise samples, 1–${SETTING_LIMITS.samples} (gradient-shap uses 4×; refused when they would not fit in memory); for shapley the random orders, for kernel-shap and lime the perturbed samples`,
     parse: (v) => parseIntIn(v, '--samples', 1, SETTING_LIMITS.samples),
   },
   {

@@ -18,6 +18,11 @@ export interface CommonOptions {
   targets?: TargetSpec[];
   /** Rows per ONNX Runtime call (steps × examples are split into chunks of this size); default all at once. */
   internalBatchSize?: number;
+  /**
+   * Explain at these values of the attributed tensors instead of those the inputs give (other inputs, such as the
+   * attention mask, still come from the inputs): e.g. at a perturbed embedding, as Captum's sensitivity_max does.
+   */
+  at?: Record<string, HostTensor>;
 }
 
 /** The attributions for one target. */
@@ -66,7 +71,7 @@ export abstract class GradientAttribution<O extends CommonOptions = CommonOption
   attribute(inputs: Record<string, HostTensor>, options: O & { targets: TargetSpec[] }): Promise<AttributionResult[]>;
   attribute(inputs: Record<string, HostTensor>, options?: O): Promise<AttributionResult>;
   async attribute(inputs: Record<string, HostTensor>, options: O = {} as O): Promise<AttributionResult | AttributionResult[]> {
-    const x = await this.endpoint(inputs);
+    const x = options.at ? await this.endpointAt(inputs, options.at) : await this.endpoint(inputs);
     const targets = this.resolveTargets(options, x.outputs, batchOf(Object.values(x.values)[0]!));
     const results = await this.compute(x, inputs, options, targets);
     return options.targets ? results : results[0]!;
@@ -94,6 +99,14 @@ export abstract class GradientAttribution<O extends CommonOptions = CommonOption
         });
       });
     return out;
+  }
+
+  /** Given values of the attributed tensors, and the model outputs there. */
+  async endpointAt(feeds: Record<string, HostTensor>, at: Record<string, HostTensor>): Promise<Endpoint> {
+    for (const n of this.spaceNames) if (!at[n]) fail(`no value given for ${n}`);
+    const values = Object.fromEntries(this.spaceNames.map((n) => [n, asFloat32(at[n], n)]));
+    const all = await this.outputsAt(feeds, values);
+    return { values, outputs: Object.fromEntries(this.runner.outputNames.map((n) => [n, all[n]!])) };
   }
 
   /** The attributed values at the given model inputs, and the model outputs there (one forward pass). */

@@ -34,7 +34,7 @@ export class NoiseTunnel<O extends CommonOptions> {
     if (!Number.isInteger(ntSamples) || ntSamples < 1) fail(`ntSamples must be a positive integer, got ${ntSamples}`);
     if (!(stdevs >= 0)) fail(`stdevs must be ≥ 0, got ${stdevs}`);
     const m = this.method;
-    const x = await m.endpoint(inputs);
+    const x = options.at ? await m.endpointAt(inputs, options.at) : await m.endpoint(inputs);
     const E = batchOf(Object.values(x.values)[0]!);
     const targets = m.resolveTargets(methodOptions as O, x.outputs, E);
     // Row r = s·E + e: sample s of example e.

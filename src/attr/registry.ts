@@ -163,6 +163,8 @@ export interface MethodContext {
   features: Int32Array;
   /** Perturbed inputs per ONNX Runtime call. */
   perturbationsPerEval: number;
+  /** Gradient methods: explain at these values of the attributed layer instead of the input's (sensitivity). */
+  at?: Record<string, HostTensor>;
 }
 
 /** The size of the input a method runs on, for its progress total. */
@@ -195,7 +197,7 @@ const integratedGradients = (ctx: MethodContext): Promise<AttributionResult[]> =
   const lig = new LayerIntegratedGradients(ctx.runner, ctx.layer);
   const baseline = settings.baseline === 'zero' ? { layerBaseline: 0 } : { baselines: { input_ids: ctx.baselineIds(settings.baseline) } };
   return lig.attribute(ctx.feeds, {
-    targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, ...baseline,
+    targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, ...baseline, at: ctx.at,
     nSteps: settings.steps, method: settings.integration, returnConvergenceDelta: true,
   });
 };
@@ -216,12 +218,12 @@ export const METHOD_TABLE = [
   {
     name: 'saliency', captum: 'Saliency', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'absolute gradient of the target', options: [], rows: () => 1,
-    attribute: (ctx) => new Saliency(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true }),
+    attribute: (ctx) => new Saliency(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true, at: ctx.at }),
   },
   {
     name: 'input-x-gradient', captum: 'InputXGradient', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'gradient times the embeddings', options: [], rows: () => 1,
-    attribute: (ctx) => new InputXGradient(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize }),
+    attribute: (ctx) => new InputXGradient(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at }),
   },
   {
     name: 'smoothgrad', captum: 'NoiseTunnel(Saliency), smoothgrad', kind: 'gradient', integral: false, layer: 'embeddings',
@@ -229,7 +231,7 @@ export const METHOD_TABLE = [
     rows: (s) => s.samples,
     hostBytes: (s, layerRow, targets) => s.samples * layerRow * (1 + 3 * targets),
     attribute: (ctx) => new NoiseTunnel(new Saliency(ctx.runner, { layer: ctx.layer })).attribute(ctx.feeds, {
-      targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true, ntType: 'smoothgrad',
+      targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true, ntType: 'smoothgrad', at: ctx.at,
       ntSamples: ctx.settings.samples, stdevs: ctx.settings.stdevs, seed: ctx.settings.seed,
     }),
   },
@@ -240,7 +242,7 @@ export const METHOD_TABLE = [
     rows: (s) => 4 * s.samples,
     hostBytes: (s, layerRow, targets) => 4 * s.samples * layerRow * (3 + 2 * targets),
     attribute: (ctx) => new GradientShap(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, {
-      targets: ctx.targets, internalBatchSize: ctx.internalBatchSize,
+      targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at,
       baselines: { input_ids: concatRows(ctx.baselineKinds.map((k) => ctx.baselineIds(k))) },
       nSamples: Math.max(ctx.settings.samples, 1) * 4, stdevs: ctx.settings.stdevs, seed: ctx.settings.seed,
     }),

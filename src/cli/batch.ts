@@ -80,10 +80,10 @@ export async function runBatch(task: TaskName, input: string, out: string, o: Ba
 }
 
 /** The batch input: an open regular file. */
-interface InputFile { fd: number; size: number; path: string }
+export interface InputFile { fd: number; size: number; path: string }
 
 /** The input's lines (the last one may lack its "\n"), decoded; each at most LIMITS.batchLine bytes. */
-function* inputLines(input: InputFile): Generator<string> {
+export function* inputLines(input: InputFile): Generator<string> {
   for (const { bytes } of byteLines(input.fd, input.size, { last: true, maxLine: LIMITS.batchLine, what: input.path })) yield bytes.toString('utf8');
 }
 
@@ -191,7 +191,7 @@ async function explainLine(task: TaskName, model: Awaited<ReturnType<typeof mode
 // ---------------------------------------------------------------------------------------------------------------
 // Input lines
 
-interface ParsedLine { id: string; lineNo: number; record?: Record<string, unknown>; error?: string }
+export interface ParsedLine { id: string; lineNo: number; record?: Record<string, unknown>; error?: string }
 
 const describe = (v: unknown): string => {
   if (v === null) return 'null';
@@ -209,7 +209,7 @@ function normalizeId(v: unknown): string | undefined {
 }
 
 /** Parses one non-blank input line; a bad id is the caller's to refuse (it is checked before any work). */
-function parseLine(line: string, lineNo: number): ParsedLine & { badId?: unknown } {
+export function parseLine(line: string, lineNo: number): ParsedLine & { badId?: unknown } {
   const generated = `line:${lineNo}`;
   let record: unknown;
   try {
@@ -231,7 +231,7 @@ function parseLine(line: string, lineNo: number): ParsedLine & { badId?: unknown
  * The pre-pass: every line's id (undefined for blank lines), before any work. Refuses ids that are not a string or
  * a finite number, and duplicate ids (after normalisation; generated "line:N" ids included).
  */
-function scanInput(input: InputFile): (string | undefined)[] {
+export function scanInput(input: InputFile): (string | undefined)[] {
   const ids: (string | undefined)[] = [];
   const seen = new Map<string, number>();
   for (const line of inputLines(input)) {
@@ -250,7 +250,7 @@ function scanInput(input: InputFile): (string | undefined)[] {
 }
 
 /** Checks a line's fields by type for the task; the TaskInput and target to run, or the line's error message. */
-function taskInput(task: TaskName, r: Record<string, unknown>): { input: TaskInput; target?: string } | { error: string } {
+export function taskInput(task: TaskName, r: Record<string, unknown>): { input: TaskInput; target?: string } | { error: string } {
   const problems: string[] = [];
   // Optional fields may be null (as JSON writers emit missing values): null is absent.
   const present = (k: string, required: boolean): boolean => {

@@ -108,11 +108,12 @@ const TARGET_HELP: Record<TaskName | 'batch', string> = {
  * Adds the options explain and batch commands share; the method options come from the registry (attr/registry.ts).
  * Report options (--format, --out, --true-label) only for explain: batch writes JSONL to its own --out.
  */
-export function addCommonOptions(cmd: Command, use: TaskName | 'batch' = 'batch'): Command {
-  cmd
-    .option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id')
-    .addOption(new Option('--method <name>', `attribution method: ${METHOD_TABLE.map((m) => `${m.name} (${m.captum})`).join(', ')}`)
+export function addCommonOptions(cmd: Command, use: TaskName | 'batch' | 'evaluate' = 'batch'): Command {
+  cmd.option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id');
+  if (use !== 'evaluate') {
+    cmd.addOption(new Option('--method <name>', `attribution method: ${METHOD_TABLE.map((m) => `${m.name} (${m.captum})`).join(', ')}`)
       .choices([...METHODS]).default(DEFAULT_SETTINGS.method, DEFAULT_SETTINGS.method));
+  }
   for (const o of OPTIONS) {
     const users = methodsUsing(o.key);
     // No value default here: a method may have its own (parseSettings applies it); the help says which.
@@ -124,12 +125,13 @@ export function addCommonOptions(cmd: Command, use: TaskName | 'batch' = 'batch'
   cmd.addOption(new Option('--granularity <unit>', 'token: one value per token; word: wordpieces summed into words (views and JSON per_word), and the perturbation methods perturb whole words')
     .choices([...GRANULARITIES]).default('token', 'token'));
   cmd
-    .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`)
-    .option('--target <target>', TARGET_HELP[use])
+    .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`);
+  if (use !== 'evaluate') cmd.option('--target <target>', TARGET_HELP[use]);
+  cmd
     .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output (gradlens inspect --tensors lists them)')
     .option('--memory-budget <size>', 'memory the rows of a run may use, e.g. 4G or 512M, at most 1024T: rows per ONNX Runtime call are chosen to fit it (default: half the memory available)')
     .option('--offline', 'never download: use local folders and the Hub cache only (also HF_HUB_OFFLINE=1)');
-  if (use !== 'batch') {
+  if (use !== 'batch' && use !== 'evaluate') {
     cmd
       .addOption(new Option('--format <format>', 'output format (default: from the --out file\'s extension, else text)').choices([...FORMATS]))
       .option('-o, --out <file>', 'write the report to a file instead of stdout (.json, .html, .svg, .txt choose the format)')

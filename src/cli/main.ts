@@ -6,6 +6,7 @@ import { registerGradCommands } from './grad-commands.js';
 import { registerExplainCommands } from './explain-commands.js';
 import { registerBatchCommand } from './batch.js';
 import { registerServeCommand } from './serve.js';
+import { registerEvaluateCommands } from './evaluate.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   program.configureOutput({ outputError: (str, write) => write(`gradlens: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
   registerExplainCommands(program);
   registerBatchCommand(program);
+  registerEvaluateCommands(program);
   registerServeCommand(program);
   registerGradCommands(program);
   const configure = (cmd: Command) => {

@@ -5,6 +5,7 @@ import { tensor, type HostTensor } from '../runtime/session.js';
 import { planMemory, valueBytesPerRow } from '../attr/memory.js';
 import type { TargetSpec } from '../attr/targets.js';
 import type { ModelRunner } from '../attr/runner.js';
+import type { AttributionResult } from '../attr/base.js';
 import { methodSpec, type ExplainSettings, type MethodName, type MethodSpec, type TokenBaseline } from '../attr/registry.js';
 import type { IntegrationMethod } from '../attr/quadrature.js';
 import type { LoadedModel } from '../models/load.js';
@@ -111,6 +112,44 @@ export interface AttributeOptions {
 /** Runs the chosen method on the embeddings layer for the given targets; one entry per target. */
 export async function attributeTokens(model: LoadedModel, enc: Encoded, targets: (TargetSpec & { label: string; position?: number; index?: number })[],
   settings: ExplainSettings, options: AttributeOptions = {}): Promise<TargetAttribution[]> {
+  const { spec, layer, results } = await attributeLayer(model, enc, targets, settings, options);
+  const texts = options.texts ?? [];
+  const words = settings.granularity === 'word' ? groupWords(enc, model.tokenizer.words, texts) : undefined;
+  return results.map((r, k) => {
+    const t = targets[k]!;
+    const attr = r.attributions[layer]!;
+    const perToken = attr.dims.length === 2 ? Array.from(attr.data as Float64Array, Number) : sumHidden(attr);
+    const norm = Math.hypot(...perToken);
+    const entry: TargetAttribution = {
+      target: t.label,
+      method: settings.method,
+      layer,
+      n_steps: spec.integral ? Math.max(...(r.nSteps ?? [0])) : null,
+      integration: spec.integral ? settings.integration : null,
+      per_token: perToken,
+      normalized: perToken.map((v) => (norm > 0 ? v / norm : 0)),
+      delta: r.delta?.[0] ?? null,
+      f_x: r.fX?.[0] ?? null,
+      f_baseline: r.fBaseline?.[0] ?? null,
+    };
+    if (words) {
+      entry.per_word = sumByWord(perToken, words.wordOf, words.words.length);
+      const wn = Math.hypot(...entry.per_word);
+      entry.normalized_word = entry.per_word.map((v) => (wn > 0 ? v / wn : 0));
+    }
+    if (t.position !== undefined) entry.position = t.position;
+    if (t.index !== undefined) entry.index = t.index;
+    return entry;
+  });
+}
+
+/**
+ * Runs the chosen method for the targets and returns its full attributions (on the layer: [1, seq, hidden] for the
+ * gradient methods, [1, seq] on the token ids for the perturbation methods). `at`: gradient methods explain at these
+ * layer values instead of the input's (a perturbed embedding).
+ */
+export async function attributeLayer(model: LoadedModel, enc: Encoded, targets: TargetSpec[], settings: ExplainSettings,
+  options: AttributeOptions & { at?: HostTensor } = {}): Promise<{ spec: MethodSpec; layer: string; results: AttributionResult[] }> {
   const spec = methodSpec(settings.method);
   const seq = enc.ids.length;
   const layer = layerFor(model, spec);
@@ -146,37 +185,12 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
       baselineKinds: kinds,
       features,
       perturbationsPerEval: settings.perturbationsPerEval === 'auto' ? defaultChunk(seq) : settings.perturbationsPerEval,
+      ...(options.at ? { at: { [layer]: options.at } } : {}),
     });
   } finally {
     [runner.onGradient, runner.onForward] = previous;
   }
-  const words = settings.granularity === 'word' ? groupWords(enc, model.tokenizer.words, texts) : undefined;
-  return results.map((r, k) => {
-    const t = targets[k]!;
-    const attr = r.attributions[layer]!;
-    const perToken = attr.dims.length === 2 ? Array.from(attr.data as Float64Array, Number) : sumHidden(attr);
-    const norm = Math.hypot(...perToken);
-    const entry: TargetAttribution = {
-      target: t.label,
-      method: settings.method,
-      layer,
-      n_steps: spec.integral ? Math.max(...(r.nSteps ?? [0])) : null,
-      integration: spec.integral ? settings.integration : null,
-      per_token: perToken,
-      normalized: perToken.map((v) => (norm > 0 ? v / norm : 0)),
-      delta: r.delta?.[0] ?? null,
-      f_x: r.fX?.[0] ?? null,
-      f_baseline: r.fBaseline?.[0] ?? null,
-    };
-    if (words) {
-      entry.per_word = sumByWord(perToken, words.wordOf, words.words.length);
-      const wn = Math.hypot(...entry.per_word);
-      entry.normalized_word = entry.per_word.map((v) => (wn > 0 ? v / wn : 0));
-    }
-    if (t.position !== undefined) entry.position = t.position;
-    if (t.index !== undefined) entry.index = t.index;
-    return entry;
-  });
+  return { spec, layer, results };
 }
 
 /**

@@ -48,8 +48,11 @@ export interface MethodSummary {
   /** Examples that count (the method ran on them). */
   examples: number;
   failed: number;
-  /** Mean probability of the class against q (q = 0, 0.1, …, 1): with the top tokens deleted, and with only them kept. */
-  curves: { q: number[]; comprehensiveness: number[]; sufficiency: number[] };
+  /**
+   * Mean probability of the class against q (q = 0, 0.1, …, 1): with the top tokens deleted, and with only them kept
+   * (null at q = 0 and where the metric was not computed).
+   */
+  curves: { q: number[]; comprehensiveness: (number | null)[]; sufficiency: (number | null)[] };
 }
 
 export interface ExampleRecord {
@@ -275,9 +278,10 @@ function summarize(method: string, target: string, records: ExampleRecord[]): Me
     const xs = rows.map(pick).filter((v): v is number => v !== null);
     return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
   };
-  const curve = (pick: (m: ExampleMetrics) => number[]) => [0, ...AOPC_STEPS].map((_, s) => {
-    const xs = rows.flatMap((m) => (s === 0 ? [m.p] : pick(m).length ? [pick(m)[s - 1]!] : []));
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
+  // q = 0: nothing deleted is the input itself; nothing kept has no point (the curve starts at q = 0.1).
+  const curve = (pick: (m: ExampleMetrics) => number[], atZero: boolean) => [0, ...AOPC_STEPS].map((_, s) => {
+    const xs = rows.flatMap((m) => (s === 0 ? (atZero ? [m.p] : []) : pick(m).length ? [pick(m)[s - 1]!] : []));
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
   });
   return {
     method, target,
@@ -289,6 +293,6 @@ function summarize(method: string, target: string, records: ExampleRecord[]): Me
     seconds_per_example: method === 'random' ? 0 : mean((m) => m.seconds),
     examples: rows.length,
     failed,
-    curves: { q: [0, ...AOPC_STEPS], comprehensiveness: curve((m) => m.deleted), sufficiency: curve((m) => m.kept) },
+    curves: { q: [0, ...AOPC_STEPS], comprehensiveness: curve((m) => m.deleted, true), sufficiency: curve((m) => m.kept, false) },
   };
 }

@@ -15,7 +15,7 @@ export async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
 
 const FONT = { font: 'system-ui, -apple-system, Segoe UI, sans-serif', labelFont: 'system-ui, sans-serif', titleFont: 'system-ui, sans-serif' };
 
-export interface CurvePoint { method: string; target: string; curve: string; q: number; p: number }
+export interface CurvePoint { method: string; target: string; curve: string; q: number; p: number | null }
 
 /**
  * The AOPC perturbation curves: mean probability of the class against q, with the top ⌈q·n⌉ tokens deleted
@@ -26,11 +26,11 @@ export function curvesSpec(points: CurvePoint[]): TopLevelSpec {
   const targets = [...new Set(points.map((p) => p.target))];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: { values: points.filter((p) => Number.isFinite(p.p)) },
+    data: { values: points.filter((p) => p.p !== null && Number.isFinite(p.p)) },
     config: { ...FONT, view: { stroke: '#ddd' } },
     facet: {
       column: { field: 'curve', type: 'nominal', title: null, sort: ['top q deleted (comprehensiveness)', 'only top q kept (sufficiency)'] },
-      ...(targets.length > 1 ? { row: { field: 'target', type: 'nominal', title: 'target' } } : {}),
+      ...(targets.length > 1 ? { row: { field: 'target', type: 'nominal', title: 'target', sort: targets } } : {}),
     },
     spec: {
       width: 300, height: 200,

@@ -1,6 +1,6 @@
 // The gradlens web app: a form whose pickers come from the same tables as the CLI (tasks, methods, options), a
 // worker that runs the explanation, and the report's own renderer for the result.
-import { DEFAULT_SETTINGS, METHOD_TABLE, OPTIONS, defaultFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
+import { DEFAULT_SETTINGS, GRANULARITIES, METHOD_TABLE, OPTIONS, defaultFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
 import { REPORT_CSS, renderTable } from '../src/viz/html.js';
 import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
 import { escapeHtml } from '../src/viz/escape.js';
@@ -225,7 +225,7 @@ function startRun(): void {
       else (input as Record<string, string>)[f] = v;
     }
     const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
-    const settings: Record<string, string> = { method: method.name };
+    const settings: Record<string, string> = { method: method.name, granularity: $<HTMLSelectElement>('granularity').value };
     for (const key of method.options) {
       const v = $<HTMLInputElement>(`opt-${key}`).value.trim();
       if (v !== '') settings[key] = v;
@@ -354,6 +354,7 @@ async function init(): Promise<void> {
   const task = (params.get('task') ?? (mountName ? DEMO_TASKS[mountName] : undefined) ?? 'qa') as TaskName;
   fillSelect($<HTMLSelectElement>('task'), TASK_TABLE.map((t) => ({ value: t.name, label: t.name, title: t.description })), task);
   fillSelect($<HTMLSelectElement>('method'), METHOD_TABLE.map((m) => ({ value: m.name, label: m.name, title: `${m.captum}: ${m.description}` })), params.get('method') ?? DEFAULT_SETTINGS.method);
+  fillSelect($<HTMLSelectElement>('granularity'), GRANULARITIES.map((g) => ({ value: g, label: g })), params.get('granularity') ?? DEFAULT_SETTINGS.granularity);
   buildMethodOptions(Object.fromEntries(OPTIONS.flatMap((o) => (params.has(o.key) ? [[o.key, params.get(o.key)!]] : []))));
   for (const key of ['question', 'context', 'text', 'pair', 'labels', 'template', 'target', 'token']) {
     if (params.has(key)) $<HTMLInputElement>(key).value = params.get(key)!;

@@ -30,6 +30,8 @@ export interface Explanation {
   words?: string[];
   /** With granularity word: each token's index into `words`. */
   token_words?: number[];
+  /** Only in the views' word-level copy (viz/report.ts viewOf), never in results: the answer span in words. */
+  view?: { span: [number, number] | undefined };
   warnings: string[];
   /** For [UNK] tokens, by token index, the characters of the input they stand for (absent when there are none). */
   unk_text?: Record<string, string>;

@@ -1,10 +1,10 @@
 // Charts as SVG, from Vega-Lite specifications rendered by Vega itself (no browser, no canvas): the evaluation's
 // perturbation curves and the global explanations' bar charts.
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
-/** Renders a Vega-Lite specification to a standalone SVG string. */
+/** Renders a Vega-Lite specification to a standalone SVG string (Vega is loaded on first use: it is large). */
 export async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

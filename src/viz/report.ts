@@ -97,6 +97,7 @@ export function settingsLine(e: Explanation): string {
 
 /** The predicted answer's token positions of a QA explanation (inclusive), for marking it in every view. */
 export function answerSpan(e: Explanation): [number, number] | undefined {
+  if (e.view) return e.view.span;
   const p = e.prediction as { start?: unknown; end?: unknown };
   return e.task === 'qa' && typeof p.start === 'number' && typeof p.end === 'number' && p.start <= p.end ? [p.start, p.end] : undefined;
 }
@@ -110,11 +111,12 @@ export const attributionScore = (perToken: number[]): number => perToken.reduce(
 export function viewOf(e: Explanation): Explanation {
   const words = e.words, of = e.token_words;
   if (!words || !of || !e.attributions.every((a) => Array.isArray(a.per_word) && Array.isArray(a.normalized_word))) return e;
-  const p = e.prediction as { start?: unknown; end?: unknown };
-  const prediction = typeof p.start === 'number' && typeof p.end === 'number' ? { ...e.prediction, start: of[p.start] ?? p.start, end: of[p.end] ?? p.end } : e.prediction;
+  const span = answerSpan(e);
   const { unk_text: _unk, ...rest } = e;
   return {
-    ...rest, tokens: words, prediction,
+    ...rest, tokens: words,
+    // The prediction keeps its token positions (the description names them); the answer is marked on words.
+    view: { span: span ? [of[span[0]] ?? span[0], of[span[1]] ?? span[1]] : undefined },
     attributions: e.attributions.map((a) => ({ ...a, per_token: a.per_word!, normalized: a.normalized_word! })),
   };
 }

@@ -86,8 +86,9 @@ export function valueBytesPerRow(model: ModelProto, name: string, sequenceLength
  * tasks/attribute.ts defaultChunk), next to `hostBytes` the method keeps on the host for the whole run (noise
  * samples). Refuses with one line when the requested rows, the host arrays or even one row do not fit.
  */
-export function planMemory(model: ModelProto, options: { sequenceLength: number; requested?: number; fallback: number; hostBytes?: number; budget: number }): number {
-  const { sequenceLength, requested, fallback, hostBytes = 0, budget } = options;
+export function planMemory(model: ModelProto, options: { sequenceLength: number; requested?: number; fallback: number; hostBytes?: number; budget: number; flag?: string; label?: string }): number {
+  const { sequenceLength, requested, fallback, hostBytes = 0, budget, flag = '--internal-batch-size' } = options;
+  const label = options.label ?? `${flag} ${requested}`;
   const row = expectedBytesPerRow(model, sequenceLength);
   const left = budget - hostBytes;
   if (hostBytes > 0 && left < row) {
@@ -98,7 +99,7 @@ export function planMemory(model: ModelProto, options: { sequenceLength: number;
   const fits = Math.max(1, Math.floor(left / row));
   if (requested !== undefined) {
     if (requested > fits) {
-      fail(`--internal-batch-size ${requested} would need about ${formatBytes(requested * row)} per ONNX Runtime call at ${sequenceLength} tokens `
+      fail(`${label} would need about ${formatBytes(requested * row)} per ONNX Runtime call at ${sequenceLength} tokens `
         + `and the memory budget is ${formatBytes(left)}; use ${fits} or fewer`);
     }
     return requested;

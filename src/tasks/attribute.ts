@@ -184,7 +184,7 @@ export async function attributeLayer(model: LoadedModel, enc: Encoded, targets: 
       baselineIds: (kind) => tensor('int64', baselineIds(model, enc, kind), [1, seq]),
       baselineKinds: kinds,
       features,
-      perturbationsPerEval: settings.perturbationsPerEval === 'auto' ? defaultChunk(seq) : settings.perturbationsPerEval,
+      perturbationsPerEval: perturbationsPerCall(model, settings, seq, total),
       ...(options.at ? { at: { [layer]: options.at } } : {}),
     });
   } finally {
@@ -209,11 +209,24 @@ export function defaultChunk(seq: number): number {
  */
 function rowsPerCall(model: LoadedModel, settings: ExplainSettings, spec: MethodSpec, layer: string, seq: number, targets: number): number {
   const fallback = defaultChunk(seq);
-  if (spec.kind === 'perturbation') return fallback;
+  if (spec.kind === 'perturbation') return fallback; // no gradient rows (perturbationsPerCall plans the forward batches)
   if (settings.memoryBudget === undefined) return settings.internalBatchSize ?? fallback;
   const layerRow = valueBytesPerRow(model.onnx, layer, seq) ?? 0;
   const hostBytes = spec.hostBytes?.(settings, layerRow, targets) ?? 0;
   return planMemory(model.onnx, { sequenceLength: seq, requested: settings.internalBatchSize, fallback, hostBytes, budget: settings.memoryBudget });
+}
+
+/**
+ * Perturbed inputs per ONNX Runtime call: --perturbations-per-eval, at most the run's rows (refused when the memory estimate of that many
+ * rows exceeds the budget; the estimate is the gradient rows', an upper bound for forward passes), else about
+ * 1,536 tokens' worth within the budget.
+ */
+function perturbationsPerCall(model: LoadedModel, settings: ExplainSettings, seq: number, rows: number | undefined): number {
+  // No call holds more rows than the run has.
+  const requested = settings.perturbationsPerEval === 'auto' ? undefined : Math.min(settings.perturbationsPerEval, rows ?? Infinity);
+  if (settings.memoryBudget === undefined) return requested ?? defaultChunk(seq);
+  const label = requested === settings.perturbationsPerEval ? `--perturbations-per-eval ${requested}` : `--perturbations-per-eval ${settings.perturbationsPerEval} (${requested} perturbed inputs in one call here)`;
+  return planMemory(model.onnx, { sequenceLength: seq, requested, fallback: defaultChunk(seq), budget: settings.memoryBudget, flag: '--perturbations-per-eval', label });
 }
 
 /** Σ over the hidden dimension for each token of the first example. */

@@ -91,4 +91,6 @@ test('perturbation settings that cannot run: one clear line naming the option', 
   assertOneLineError(await runCli([...base, '--method', 'lime', '--baseline', 'zero']), /--baseline zero is an embedding/);
   assertOneLineError(await runCli([...base, '--method', 'feature-ablation', '--perturbations-per-eval', '0']), /--perturbations-per-eval must be an integer from 1/);
   assertOneLineError(await runCli([...base, '--granularity', 'sentence']), /--granularity/);
+  assertOneLineError(await runCli([...base, '--method', 'shapley', '--perturbations-per-eval', '100000', '--memory-budget', '1M']),
+    /--perturbations-per-eval 100000 \(76 perturbed inputs in one call here\) would need about .* and the memory budget is 1\.0 MiB; use \d+ or fewer/);
 });

@@ -119,6 +119,22 @@ test('classify on the demo sentiment model equals the Node CLI (URL parameters p
   await page.close();
 });
 
+test('a perturbation method at word level in the page equals the Node CLI (shapley, seeded; granularity word)', { skip }, async () => {
+  const text = 'An empowering, wonderful film';
+  const cli = await runCli(['explain', 'classify', '--text', text, '--method', 'shapley', '--samples', '10', '--seed', '3', '--granularity', 'word', '--format', 'json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const node = JSON.parse(cli.stdout) as Json & { words: string[] };
+  const { page } = await openPage(`model=/models/sentiment/&task=classify&text=${encodeURIComponent(text)}&method=shapley&samples=10&seed=3&granularity=word&run=1`);
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  const web = await resultJson(page) as Json & { words: string[] };
+  assert.deepEqual(web.words, node.words);
+  assertSameAttributions(web, node);
+  // The view shows words: "empowering" is one mark, not "em" + "##power" + "##ing".
+  assert.ok(await page.locator('mark.tok', { hasText: /^empowering$/ }).count() > 0);
+  await page.close();
+});
+
 test('a folder picked in the page (a directory input) is explained like the served one', { skip }, async () => {
   const { page } = await openPage('task=classify&text=I+hated+every+minute&steps=8');
   await page.selectOption('#model-select', 'folder');

@@ -9,7 +9,7 @@
  * - Errors name what was asked for, never the size or existence of anything outside the folder.
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { fail } from '../errors.js';
 import { formatBytes } from '../units.js';
 import { LIMITS } from './limits.js';

@@ -1,4 +1,3 @@
-import { fail } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import type { ExplainSettings } from '../attr/registry.js';
 import { attributeTokens, feedsFor, prewarm } from './attribute.js';

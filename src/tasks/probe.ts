@@ -4,6 +4,7 @@ import { fail } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import type { Encoded } from '../models/tokenizer.js';
 import type { TargetSpec } from '../attr/targets.js';
+import type { HostTensor } from '../runtime/session.js';
 import { feedsFor, defaultChunk } from './attribute.js';
 import { classLogits, row, sigmoid, softmax, type Explanation, type TaskName } from './common.js';
 import { contextWindows, DOC_STRIDE } from './qa.js';
@@ -39,7 +40,7 @@ export function deleteTokens(enc: Encoded, drop: ReadonlySet<number>): Variant {
 }
 
 /** Runs the variants in batches of about 1,536 tokens; `read` gets each batch's outputs and the variants' rows. */
-async function forwardAll<T>(model: LoadedModel, variants: Variant[], read: (out: Record<string, import('../runtime/session.js').HostTensor>, row: number, v: Variant) => T): Promise<T[]> {
+async function forwardAll<T>(model: LoadedModel, variants: Variant[], read: (out: Record<string, HostTensor>, row: number, v: Variant) => T): Promise<T[]> {
   const out: T[] = [];
   const longest = Math.max(1, ...variants.map((v) => v.enc.ids.length));
   const chunk = defaultChunk(longest);

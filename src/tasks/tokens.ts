@@ -1,7 +1,7 @@
 import { fail } from '../errors.js';
 import type { LoadedModel } from '../models/load.js';
 import type { ExplainSettings } from '../attr/registry.js';
-import { attributeTokens, feedsFor, prewarm } from './attribute.js';
+import { attributeTokens, feedsFor } from './attribute.js';
 import { base, labelsOf, nonEmpty, resolveLabel, softmax, truncationWarning, convergenceWarnings, type Explanation, type RunOptions } from './common.js';
 import type { Encoded } from '../models/tokenizer.js';
 

@@ -53,7 +53,7 @@ export function renderTable(explanations: Explanation[], options: TableOptions =
   const rows = explanations.map(viewOf).flatMap((e, k) => e.attributions.map((a) => {
     const span = answerSpan(e);
     const unk = unkMap(e, unkOf(options.inputs?.[k]));
-    const marks = e.tokens.map((t, i) => {
+    const marks = e.tokens.map((_, i) => {
       const v = a.normalized[i]!;
       const inAnswer = span !== undefined && i >= span[0] && i <= span[1];
       const shown = escapeControls(shownToken(e.tokens, i, unk));

@@ -315,9 +315,11 @@ function showResult(e: Explanation, html: string, svg: string): void {
   parts.push(renderTable([e]));
   const deltas = e.attributions.filter((a) => a.delta !== null);
   if (deltas.length > 0) {
-    parts.push('<table class="deltas"><tr><th>target</th><th>F(x)</th><th>F(baseline)</th><th>convergence delta</th><th>relative</th></tr>' + deltas.map((a) => {
+    const gap = deltas.every((a) => a.f_baseline === null);
+    parts.push(`<table class="deltas"><tr><th>target</th><th>F(x)</th><th>F(baseline)</th><th title="${gap ? 'Σ relevance − F(x): LRP is not conservative through softmax and biases' : 'Σ attributions − (F(x) − F(baseline))'}">${gap ? 'conservation gap' : 'convergence delta'}</th><th>relative</th></tr>` + deltas.map((a) => {
       const r = relativeDelta(a);
-      return `<tr><td>${esc(a.target)}</td><td>${a.f_x!.toFixed(4)}</td><td>${a.f_baseline!.toFixed(4)}</td><td>${a.delta!.toExponential(3)}</td><td>${r === undefined ? '—' : `${(100 * r).toFixed(1)}%`}</td></tr>`;
+      const f = (v: number | null) => (v === null ? '—' : v.toFixed(4));
+      return `<tr><td>${esc(a.target)}</td><td>${f(a.f_x)}</td><td>${f(a.f_baseline)}</td><td>${a.delta!.toExponential(3)}</td><td>${r === undefined ? '—' : `${(100 * r).toFixed(1)}%`}</td></tr>`;
     }).join('') + '</table>');
   }
   for (const w of e.warnings) parts.push(`<p class="warning">${esc(w)}</p>`);

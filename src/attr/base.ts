@@ -4,6 +4,7 @@ import type { HostTensor } from '../runtime/session.js';
 import { ModelRunner, asRunner } from './runner.js';
 import { batchOf, concatRows, float32, gatherRows, rowSize, sameDims } from './host.js';
 import { resolveTarget, type ResolvedTarget, type Target, type TargetSpec } from './targets.js';
+import type { RuleSetName } from '../autodiff/lrp.js';
 export type { ResolvedTarget, TargetSpec };
 
 /** Baselines for attributed inputs: one number for all, a tensor (broadcast over the batch if it has one row), or one per input. */
@@ -55,6 +56,8 @@ export interface Endpoint {
  */
 export abstract class GradientAttribution<O extends CommonOptions = CommonOptions> {
   readonly runner: ModelRunner;
+  /** The backward pass: the gradient, or a rule set's modified gradient (autodiff/lrp.ts). */
+  protected ruleSet: RuleSetName = 'gradient';
 
   constructor(model: ModelProto | ModelRunner, readonly space: Space) {
     this.runner = asRunner(model);
@@ -164,7 +167,7 @@ export abstract class GradientAttribution<O extends CommonOptions = CommonOption
         if (o === t.output) examples.forEach((e, i) => (data[i * rowLen + t.offsets[e]!] = 1));
         return [o, { type: 'float32', data, dims: [examples.length, ...outputs[o]!.dims.slice(1)] } as HostTensor];
       })));
-      visit(start, await this.runner.gradient(chunkFeeds, points(rows), ofs, cotangents));
+      visit(start, await this.runner.gradient(chunkFeeds, points(rows), ofs, cotangents, this.ruleSet));
     }
   }
 }

@@ -19,6 +19,9 @@ import { Occlusion } from './occlusion.js';
 import { ShapleyValueSampling } from './shapley.js';
 import { KernelShap } from './kernel-shap.js';
 import { Lime } from './lime.js';
+import { AttnLRP } from './attnlrp.js';
+import { CpLRP } from './cp-lrp.js';
+import type { RuleSetName } from '../autodiff/lrp.js';
 import type { PerturbationOptions } from './perturbation.js';
 import { INTEGRATION_METHODS, MAX_STEPS, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
 
@@ -185,6 +188,8 @@ export interface MethodSpec {
   layer: 'embeddings' | 'word-embeddings' | 'input-ids';
   /** Its own defaults where Captum's differ from the table's (e.g. 25 samples for Shapley sampling). */
   defaults?: Partial<Record<OptionKey, string>>;
+  /** Gradient methods: the rule set of the backward pass (default the gradient; attnlrp, cp-lrp: autodiff/lrp.ts). */
+  rules?: RuleSetName;
   /** Host bytes the run keeps besides the ONNX Runtime calls (noise samples), for the memory check. */
   hostBytes?(settings: ExplainSettings, layerRowBytes: number, targets: number): number;
   /** Gradient rows (or forward rows) the run needs per example when known in advance (for progress), else undefined. */
@@ -246,6 +251,18 @@ export const METHOD_TABLE = [
       baselines: { input_ids: concatRows(ctx.baselineKinds.map((k) => ctx.baselineIds(k))) },
       nSamples: Math.max(ctx.settings.samples, 1) * 4, stdevs: ctx.settings.stdevs, seed: ctx.settings.seed,
     }),
+  },
+  {
+    name: 'attnlrp', captum: 'AttnLRP (lxt, efficient)', kind: 'gradient', integral: false, layer: 'embeddings', rules: 'attnlrp',
+    description: 'AttnLRP relevance in one forward and one backward pass: lxt\'s rules (identity rule on GELU/tanh, LayerNorm std held constant, Q·Kᵀ and P·V halved) in the backward graph',
+    options: [], rows: () => 1,
+    attribute: (ctx) => new AttnLRP(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at }),
+  },
+  {
+    name: 'cp-lrp', captum: 'CP-LRP (lxt, efficient)', kind: 'gradient', integral: false, layer: 'embeddings', rules: 'cp-lrp',
+    description: 'CP-LRP relevance in one pass: AttnLRP\'s rules, but nothing flows through the attention scores and P·V is not halved',
+    options: [], rows: () => 1,
+    attribute: (ctx) => new CpLRP(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at }),
   },
   {
     name: 'occlusion', captum: 'Occlusion', kind: 'perturbation', integral: false, layer: 'input-ids',

@@ -3,6 +3,7 @@ import { Graph } from '../graph/graph.js';
 import { withExtraOutputs } from '../graph/outputs.js';
 import { cutModel } from '../graph/cut.js';
 import { vjpModel, cotangentName, gradName } from '../autodiff/vjp.js';
+import type { RuleSetName } from '../autodiff/lrp.js';
 import { selectRows, pushRowGathers, ROW_SELECTOR, type RowSelection } from '../graph/rows.js';
 import { Session, type HostTensor, type SessionOptions } from '../runtime/session.js';
 import { sameDims } from './host.js';
@@ -81,9 +82,9 @@ export class ModelRunner {
    * ONNX Runtime creates it on another thread while this one does other work (errors surface at first use).
    * `sequenceLength`, when known, tells whether the targets' rows are few enough for the row-selected graph.
    */
-  prewarm(wrt: readonly string[], of: readonly string[], copies: number, sequenceLength?: number): void {
+  prewarm(wrt: readonly string[], of: readonly string[], copies: number, sequenceLength?: number, rules: RuleSetName = 'gradient'): void {
     const rows = this.rowSelection(wrt, of) !== null && (sequenceLength === undefined || selectionSaves(copies, sequenceLength));
-    this.gradientSession(wrt, of, copies, rows).catch(() => undefined);
+    this.gradientSession(wrt, of, copies, rows, rules).catch(() => undefined);
   }
 
   /** The model the gradient graphs start from: row gathers (a pooler's [CLS]) moved towards the inputs. */
@@ -109,27 +110,28 @@ export class ModelRunner {
     return this.selections.get(key)!;
   }
 
-  private async gradientSession(wrt: readonly string[], of: readonly string[], copies: number, rows: boolean): Promise<Session> {
-    const key = `grad|${rows ? 'rows|' : ''}${tensorsKey(wrt, of)}|${copies}`;
+  private async gradientSession(wrt: readonly string[], of: readonly string[], copies: number, rows: boolean, rules: RuleSetName): Promise<Session> {
+    const key = `grad|${rules === 'gradient' ? '' : `${rules}|`}${rows ? 'rows|' : ''}${tensorsKey(wrt, of)}|${copies}`;
     if (this.lowMemory && !this.sessions.has(key)) await this.releaseWhere((k) => !k.startsWith('grad|'));
     const selection = rows ? this.rowSelection(wrt, of) : null;
     const model = selection ? selection.model : this.gradientBase(wrt, of);
     const outputs = selection ? of.map((o) => selection.outputs[o]!) : [...of];
-    return this.session(key, () => vjpModel(model, { of: outputs, wrt: [...wrt], copies }));
+    return this.session(key, () => vjpModel(model, { of: outputs, wrt: [...wrt], copies, rules }));
   }
 
   /**
    * One forward pass at the given wrt values and one backward pass per cotangent set; per cotangent set, the
    * gradient for each wrt tensor. When the cotangents are non-zero at a few sequence positions only (attribution
    * targets), the graph's token-wise tail runs at those positions only (graph/rows.ts): same gradients, less work.
+   * `rules`: another rule set's modified gradient (autodiff/lrp.ts: AttnLRP, CP-LRP).
    */
   async gradient(feeds: Record<string, HostTensor>, wrt: Record<string, HostTensor>, of: readonly string[],
-    cotangents: Record<string, HostTensor>[]): Promise<Record<string, HostTensor>[]> {
+    cotangents: Record<string, HostTensor>[], rules: RuleSetName = 'gradient'): Promise<Record<string, HostTensor>[]> {
     const wrtNames = Object.keys(wrt);
     const copies = cotangents.length;
     const selection = this.rowSelection(wrtNames, of);
     const rows = selection ? selectedRows(of, cotangents) : null;
-    const session = await this.gradientSession(wrtNames, of, copies, rows !== null);
+    const session = await this.gradientSession(wrtNames, of, copies, rows !== null, rules);
     const suffix = (k: number) => (copies === 1 ? undefined : k);
     const allFeeds: Record<string, HostTensor> = { ...pick(feeds, session.inputNames), ...wrt };
     cotangents.forEach((set, k) => {

@@ -25,6 +25,11 @@ export interface RuleContext {
   gOrZeros(i: number): string;
   /** Whether input i needs a gradient (lies on a path from a wrt tensor). */
   needs(i: number): boolean;
+  /** Whether a value depends differentiably on a wrt tensor. */
+  isActive(name: string): boolean;
+  /** The forward node computing a value (undefined for inputs and weights), and the nodes reading one. */
+  producer(name: string): NodeProto | undefined;
+  consumers(name: string): NodeProto[];
   shape(name: string): Shape | null;
   rank(name: string): number;
   dtype(name: string): number;

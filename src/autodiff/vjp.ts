@@ -5,7 +5,8 @@ import { Graph } from '../graph/graph.js';
 import { inferShapes, nodeAxes, type ShapeMap, elemTypeName } from '../graph/shapes.js';
 import { Builder, makeValueInfo } from '../graph/builder.js';
 import { unbroadcast } from './unbroadcast.js';
-import { RULES, NON_DIFFERENTIABLE } from './rules.js';
+import { NON_DIFFERENTIABLE } from './rules.js';
+import { ruleTable, type RuleSetName } from './lrp.js';
 import { findFusions } from './patterns.js';
 import type { InputGrad, RuleContext } from './rule.js';
 
@@ -21,6 +22,8 @@ export interface VjpSpec {
   copies?: number;
   /** Differentiate decomposed LayerNorm and GELU groups as one op each (default true); see patterns.ts. */
   fuse?: boolean;
+  /** The rule set (lrp.ts): the gradient (default), or AttnLRP / CP-LRP relevance in Gradient×Input form. */
+  rules?: RuleSetName;
 }
 
 export const cotangentName = (of: string, copy?: number): string => `${of}_cotangent${copy === undefined ? '' : `_${copy}`}`;
@@ -66,8 +69,9 @@ export function vjpModel(model: ModelProto, spec: VjpSpec): ModelProto {
   for (const of of spec.of) {
     if (!relevant.has(of)) fail(`--of ${of} is not reachable from --wrt ${spec.wrt.join(', ')} (no differentiable path)`);
   }
+  const rules = ruleTable(spec.rules);
   for (const node of backwardNodes) {
-    if (!RULES[node.opType!]) {
+    if (!rules[node.opType!]) {
       fail(`no gradient rule for op ${node.opType}${node.domain ? ` (domain ${node.domain})` : ''} at opset ${graph.opset}, node ${nodeLabel(node)}`);
     }
   }
@@ -113,7 +117,7 @@ function backwardSweep(b: Builder, graph: Graph, shapes: ShapeMap, spec: VjpSpec
     const outs = node.output ?? [];
     const cots = outs.map((o) => (o && relevant.has(o) ? total(o) : null));
     if (cots.every((c) => c === null)) continue;
-    const rule = RULES[node.opType!]!;
+    const rule = ruleTable(spec.rules)[node.opType!]!;
     const ctx = makeContext(node, b, graph, shapes, cots, active);
     const grads = rule.vjp(ctx);
     (node.input ?? []).forEach((input, i) => {
@@ -177,6 +181,8 @@ function toInputShape(b: Builder, grad: InputGrad & object | string, input: stri
 
 function makeContext(node: NodeProto, b: Builder, graph: Graph, shapes: ShapeMap, cots: (string | null)[], active: Set<string>): RuleContext {
   const inputs = node.input ?? [];
+  let consumerMap: Map<string, NodeProto[]> | undefined;
+  const consumers = () => (consumerMap ??= graph.consumers());
   const outputs = node.output ?? [];
   const ctx: RuleContext = {
     node,
@@ -187,6 +193,9 @@ function makeContext(node: NodeProto, b: Builder, graph: Graph, shapes: ShapeMap
     g: (i) => cots[i] ?? null,
     gOrZeros: (i) => cots[i] ?? b.zerosLike(outputs[i]!, ctx.dtype(outputs[i]!)),
     needs: (i) => !!inputs[i] && active.has(inputs[i]!),
+    isActive: (name) => active.has(name),
+    producer: (name) => graph.producer.get(name),
+    consumers: (name) => consumers().get(name) ?? [],
     shape: (name) => shapes.get(name)?.shape ?? null,
     rank: (name) => {
       const s = shapes.get(name)?.shape;

@@ -100,7 +100,7 @@ export function tokenFeatures(model: LoadedModel, enc: Encoded, granularity: 'to
  */
 export function prewarm(model: LoadedModel, settings: ExplainSettings, outputs: string[], targets: number, tokens?: number): void {
   const spec = methodSpec(settings.method);
-  if (spec.kind === 'gradient' && !model.runner.lowMemory) model.runner.prewarm([layerFor(model, spec)], outputs, targets, tokens);
+  if (spec.kind === 'gradient' && !model.runner.lowMemory) model.runner.prewarm([layerFor(model, spec)], outputs, targets, tokens, spec.rules);
 }
 
 export interface AttributeOptions {

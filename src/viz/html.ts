@@ -3,7 +3,7 @@ import { captumColor } from './colors.js';
 import { escapeControls, escapeHtml } from './escape.js';
 import { methodSpec } from '../attr/registry.js';
 import {
-  TASK_TITLES, answerSpan, attributionScore, deltaSummary, describePrediction, detokenize, num, settingsUsed, shownToken, unkMap, viewOf, type TextPiece } from './report.js';
+  TASK_TITLES, answerSpan, attributionScore, deltaSummary, describePrediction, detokenize, num, settingsUsed, shownToken, unkMap, viewOf, isConservationGap, type TextPiece } from './report.js';
 
 const esc = escapeHtml;
 
@@ -61,7 +61,8 @@ export function renderTable(explanations: Explanation[], options: TableOptions =
     }).join(' ');
     const d = deltaSummary(a);
     const deltaLine = d === undefined ? '' : `<span class="delta${d.large ? ' large' : ''}" title="${esc(
-      `convergence delta = Σ attributions − (F(x) − F(baseline)); F(x) ${num(a.f_x ?? NaN)}, F(baseline) ${num(a.f_baseline ?? NaN)}${d.large ? ': large, try --steps auto or more steps' : ''}`)}">${d.large ? '⚠ ' : ''}${esc(d.text)}</span>`;
+      isConservationGap(a) ? `conservation gap = Σ relevance − F(x); F(x) ${num(a.f_x ?? NaN)} (LRP is not conservative through softmax and biases)`
+        : `convergence delta = Σ attributions − (F(x) − F(baseline)); F(x) ${num(a.f_x ?? NaN)}, F(baseline) ${num(a.f_baseline ?? NaN)}${d.large ? ': large, try --steps auto or more steps' : ''}`)}">${d.large ? '⚠ ' : ''}${esc(d.text)}</span>`;
     return `<tr data-target="${esc(a.target)}"><td>${esc(options.trueLabel ?? '—')}</td><td>${esc(describePrediction(e))}</td><td><span class="target">${esc(a.target)}</span>${deltaLine}</td>` +
       `<td>${attributionScore(a.per_token).toFixed(2)}</td><td class="words">${marks}</td></tr>`;
   })).join('\n');

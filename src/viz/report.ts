@@ -153,8 +153,15 @@ export function percent(r: number): string {
 export function deltaSummary(a: Pick<TargetAttribution, 'delta' | 'f_x' | 'f_baseline'>): { text: string; large: boolean; relative: number | undefined } | undefined {
   if (a.delta === null || a.delta === undefined) return undefined;
   const r = relativeDelta(a);
+  if (isConservationGap(a)) return { text: `gap ${a.delta.toExponential(2)}`, large: false, relative: undefined };
   return { text: `delta ${a.delta.toExponential(2)}${r === undefined ? '' : ` (${percent(r)})`}`, large: r !== undefined && r > DELTA_WARNING, relative: r };
 }
+
+/** LRP's delta is Σ relevance − F(x), the conservation gap (no baseline), not a convergence delta. */
+export const isConservationGap = (a: Pick<TargetAttribution, 'delta' | 'f_baseline'>): boolean => a.delta !== null && a.delta !== undefined && (a.f_baseline === null || a.f_baseline === undefined);
+
+/** What a target's delta is, in words. */
+export const deltaName = (a: Pick<TargetAttribution, 'delta' | 'f_baseline'>): string => (isConservationGap(a) ? 'conservation gap' : 'convergence delta');
 
 /** A number for a one-line summary: four significant digits, ASCII minus. */
 export const num = (v: number): string => (Number.isFinite(v) ? Number(v.toPrecision(4)).toString() : String(v));

@@ -1,7 +1,7 @@
 import type { Explanation } from '../tasks/common.js';
 import { captumRgb } from './colors.js';
 import { escapeControls } from './escape.js';
-import { answerSpan, attributionScore, deltaSummary, describePrediction, num, percent, settingsLine, shownToken, unkMap, viewOf } from './report.js';
+import { answerSpan, attributionScore, deltaSummary, describePrediction, num, percent, settingsLine, shownToken, unkMap, viewOf, deltaName } from './report.js';
 
 export interface TextOptions {
   /** Show each token's value in colour mode too: `token(+0.12)` (without colour the values are always shown). */
@@ -99,7 +99,7 @@ export function renderText(full: Explanation, color: boolean, options: TextOptio
     const d = deltaSummary(a);
     if (d !== undefined) {
       const share = d.relative === undefined ? '' : ` (${percent(d.relative)} of F(x) − F(baseline))`;
-      parts.push(`convergence delta ${Number(a.delta!.toPrecision(3))}${share}${d.large ? ' ⚠' : ''}`);
+      parts.push(`${deltaName(a)} ${Number(a.delta!.toPrecision(3))}${share}${d.large ? ' ⚠' : ''}`);
     }
     lines.push(...wrapText(parts.map((p) => phrase(escapeControls(p), width)).join(', '), width));
     const toks = e.tokens.map((_, i) => {

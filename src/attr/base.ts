@@ -36,6 +36,10 @@ export interface AttributionResult {
   /** Per example, the target output at the input and at the baseline. */
   fX?: Float64Array;
   fBaseline?: Float64Array;
+  /** The attributed tensor's name when it is not the method's space (attention: the chosen layer's probabilities). */
+  layer?: string;
+  /** Attention methods: the target row's attention weights, per layer and head ([layer][head][key]). */
+  attention?: { position: number; weights: number[][][] };
   /** Integration steps used (per example for nSteps 'auto') and model evaluations (gradient rows per example). */
   nSteps?: number[];
   evaluations?: number;

@@ -22,6 +22,8 @@ import { Lime } from './lime.js';
 import { AttnLRP } from './attnlrp.js';
 import { CpLRP } from './cp-lrp.js';
 import type { RuleSetName } from '../autodiff/lrp.js';
+import { AttentionWeights } from './attention.js';
+import { AttentionRollout } from './rollout.js';
 import type { PerturbationOptions } from './perturbation.js';
 import { INTEGRATION_METHODS, MAX_STEPS, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
 
@@ -44,6 +46,8 @@ export interface ExplainSettings {
   stride: number;
   /** Perturbed inputs per ONNX Runtime call for the perturbation methods; 'auto': about 1,536 tokens per call. */
   perturbationsPerEval: number | 'auto';
+  /** The attention method's layer (0-based) or the last one. */
+  attentionLayer: number | 'last';
   /** Tokens or words: what the perturbation methods perturb, and what the views and JSON sum attributions into. */
   granularity: Granularity;
   /**
@@ -81,7 +85,7 @@ export function parseBaseline(name: string): BaselineKind {
 }
 
 /** The settings a method may read, besides the ones every method shares (internal batch size, memory budget). */
-export type OptionKey = 'steps' | 'integration' | 'baseline' | 'samples' | 'stdevs' | 'seed' | 'window' | 'stride' | 'perturbationsPerEval';
+export type OptionKey = 'steps' | 'integration' | 'baseline' | 'samples' | 'stdevs' | 'seed' | 'window' | 'stride' | 'perturbationsPerEval' | 'attentionLayer';
 
 export interface OptionSpec {
   key: OptionKey;
@@ -146,6 +150,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     description: `perturbed inputs per ONNX Runtime call (Captum's perturbations_per_eval), 1–${SETTING_LIMITS.perturbationsPerEval}, or "auto" (about 1,536 tokens per call)`,
     parse: (v) => (v === 'auto' ? 'auto' : parseIntIn(v, '--perturbations-per-eval', 1, SETTING_LIMITS.perturbationsPerEval, ' or "auto"')),
   },
+  {
+    key: 'attentionLayer', flag: '--attention-layer', value: 'n|last', label: 'Attention layer', default: 'last', suggestions: ['last', '0'],
+    description: 'the layer whose attention explains (0-based), or "last"', parse: (v) => (v === 'last' ? 'last' : parseIntIn(v, '--attention-layer', 0, 10_000, ' or "last"')),
+  },
 ];
 
 export const optionSpec = (key: OptionKey): OptionSpec => OPTIONS.find((o) => o.key === key)!;
@@ -180,12 +188,15 @@ export interface MethodSpec {
   description: string;
   /** The options it reads (the others are ignored). */
   options: readonly OptionKey[];
-  /** Gradient methods run backward passes; perturbation methods forward passes only (any model, no gradient rules). */
-  kind: 'gradient' | 'perturbation';
+  /**
+   * Gradient methods run backward passes; perturbation methods forward passes only (any model, no gradient rules);
+   * attention methods read the attention probabilities of one forward pass.
+   */
+  kind: 'gradient' | 'perturbation' | 'attention';
   /** Integral methods report steps, integration rule and the convergence delta. */
   integral: boolean;
   /** The tensor it attributes to: the embeddings output (default), the word-embedding lookup, or the token ids. */
-  layer: 'embeddings' | 'word-embeddings' | 'input-ids';
+  layer: 'embeddings' | 'word-embeddings' | 'input-ids' | 'attention';
   /** Its own defaults where Captum's differ from the table's (e.g. 25 samples for Shapley sampling). */
   defaults?: Partial<Record<OptionKey, string>>;
   /** Gradient methods: the rule set of the backward pass (default the gradient; attnlrp, cp-lrp: autodiff/lrp.ts). */
@@ -263,6 +274,18 @@ export const METHOD_TABLE = [
     description: 'CP-LRP relevance in one pass: AttnLRP\'s rules, but nothing flows through the attention scores and P·V is not halved',
     options: [], rows: () => 1,
     attribute: (ctx) => new CpLRP(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at }),
+  },
+  {
+    name: 'attention', captum: 'attention weights', kind: 'attention', integral: false, layer: 'attention',
+    description: 'the attention probabilities of a layer (default the last), mean over heads, in the target\'s row ([CLS] for sentence targets)',
+    options: ['attentionLayer'], rows: () => 0,
+    attribute: (ctx) => new AttentionWeights(ctx.runner).attribute(ctx.feeds, { targets: ctx.targets, layer: ctx.settings.attentionLayer }),
+  },
+  {
+    name: 'rollout', captum: 'attention rollout (Abnar & Zuidema 2020)', kind: 'attention', integral: false, layer: 'attention',
+    description: 'attention rollout: per layer ½·(mean over heads) + ½·I, rows renormalised, multiplied over the layers; the target\'s row',
+    options: [], rows: () => 0,
+    attribute: (ctx) => new AttentionRollout(ctx.runner).attribute(ctx.feeds, { targets: ctx.targets }),
   },
   {
     name: 'occlusion', captum: 'Occlusion', kind: 'perturbation', integral: false, layer: 'input-ids',
@@ -356,6 +379,7 @@ export interface SettingValues {
   window?: string;
   stride?: string;
   perturbationsPerEval?: string;
+  attentionLayer?: string;
   granularity?: string;
   internalBatchSize?: string;
 }

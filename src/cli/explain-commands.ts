@@ -38,6 +38,7 @@ export interface CommonCliOptions {
   window?: string;
   stride?: string;
   perturbationsPerEval?: string;
+  attentionLayer?: string;
   granularity?: string;
   offline?: boolean;
   trueLabel?: string;

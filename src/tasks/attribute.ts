@@ -25,6 +25,8 @@ export interface TargetAttribution {
   per_token: number[];
   /** per_token divided by its L2 norm (the Captum BERT tutorial's summary). */
   normalized: number[];
+  /** Attention methods: the target row's attention weights for the report's head view, [layer][head][token]. */
+  attention?: { layers: number; heads: number; weights: number[][][] };
   /** With granularity word: per_token summed over each word's tokens (words: the explanation's `words`), and normalized. */
   per_word?: number[];
   normalized_word?: number[];
@@ -67,6 +69,7 @@ export function baselineIds(model: LoadedModel, enc: Encoded, kind: TokenBaselin
 
 /** The tensor a method attributes to: the word-embedding lookup, the embeddings output, or the token ids. */
 function layerFor(model: LoadedModel, spec: MethodSpec): string {
+  if (spec.layer === 'attention') return spec.name;
   if (spec.layer === 'input-ids') {
     if (!model.inputNames.includes('input_ids')) fail(`${model.name} takes no input_ids: --method ${spec.name} perturbs token ids`);
     return 'input_ids';
@@ -123,7 +126,7 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
     const entry: TargetAttribution = {
       target: t.label,
       method: settings.method,
-      layer,
+      layer: r.layer ?? layer,
       n_steps: spec.integral ? Math.max(...(r.nSteps ?? [0])) : null,
       integration: spec.integral ? settings.integration : null,
       per_token: perToken,
@@ -139,6 +142,7 @@ export async function attributeTokens(model: LoadedModel, enc: Encoded, targets:
     }
     if (t.position !== undefined) entry.position = t.position;
     if (t.index !== undefined) entry.index = t.index;
+    if (r.attention) entry.attention = { layers: r.attention.weights.length, heads: r.attention.weights[0]?.length ?? 0, weights: r.attention.weights };
     return entry;
   });
 }

@@ -24,7 +24,7 @@ export interface Explanation {
   /** The settings of the run (every key; a method reads only its own options: attr/registry.ts). */
   settings: {
     method: string; steps: number | 'auto'; integration: string; baseline: string; samples: number; stdevs: number; seed: number;
-    window?: number; stride?: number; perturbationsPerEval?: number | 'auto'; granularity?: 'token' | 'word'; qa_target?: 'position' | 'max';
+    window?: number; stride?: number; perturbationsPerEval?: number | 'auto'; attentionLayer?: number | 'last'; granularity?: 'token' | 'word'; qa_target?: 'position' | 'max';
   };
   /** With granularity word: the words (special tokens as themselves); each attribution's per_word follows them. */
   words?: string[];
@@ -127,7 +127,7 @@ export function base(task: TaskName, model: LoadedModel, enc: Encoded, settings:
     task, model: model.name, tokens: enc.tokens, input_ids: enc.ids,
     settings: {
       method: settings.method, steps: settings.steps, integration: settings.integration, baseline: settings.baseline, samples: settings.samples, stdevs: settings.stdevs, seed: settings.seed,
-      window: settings.window, stride: settings.stride, perturbationsPerEval: settings.perturbationsPerEval, granularity: settings.granularity,
+      window: settings.window, stride: settings.stride, perturbationsPerEval: settings.perturbationsPerEval, attentionLayer: settings.attentionLayer, granularity: settings.granularity,
     },
   };
   if (settings.granularity === 'word') {

@@ -37,6 +37,10 @@ mark.tok.answer { box-shadow: 0 0 0 2px #1a7f37; }
 table.gradlens .delta { display: block; font-size: 0.8em; color: #555; white-space: nowrap; }
 table.gradlens .delta.large { color: #9a3412; font-weight: 600; }
 .swatch { display: inline-block; padding: 2px 10px; margin-right: 2px; font-size: 0.85em; color: #000; }
+table.heads { border-collapse: collapse; }
+table.heads th { font-weight: normal; font-size: 0.8em; color: #555; padding: 2px 6px; text-align: left; }
+table.heads td { padding: 2px 4px; }
+svg.strip { display: block; border: 1px solid #ddd; }
 `;
 
 const unkOf = (input: ReportInput | undefined): Record<number, string> | undefined => {
@@ -152,6 +156,31 @@ function captumOf(method: string): string {
   }
 }
 
+/**
+ * The attention methods' head view: for each target, a grid of layers × heads; each cell is the target row's
+ * attention over the tokens as a strip of shaded boxes (darker: more attention), like bertviz's head view, static.
+ */
+export function renderAttentionView(e: Explanation, index?: number): string {
+  const rows = e.attributions.filter((a) => a.attention && a.attention.weights.length > 0);
+  if (rows.length === 0) return '';
+  const n = e.tokens.length;
+  const cell = Math.max(3, Math.min(10, Math.floor(360 / Math.max(1, n))));
+  const strip = (weights: number[], label: string) => `<svg class="strip" width="${n * cell}" height="14" role="img" aria-label="${esc(label)}">${weights.map((w, j) =>
+    `<rect x="${j * cell}" y="0" width="${cell}" height="14" fill="rgb(33, 102, 172)" fill-opacity="${Math.min(1, Math.max(0, w)).toFixed(3)}"><title>${esc(`${escapeControls(e.tokens[j] ?? '')}: ${w.toFixed(3)}`)}</title></rect>`).join('')}</svg>`;
+  const grids = rows.map((a) => {
+    const { layers, heads, weights } = a.attention!;
+    const head = `<tr><th></th>${Array.from({ length: heads }, (_, h) => `<th>head ${h}</th>`).join('')}</tr>`;
+    const body = weights.map((layer, l) => `<tr><th>layer ${l}</th>${layer.map((w, h) => `<td>${strip(w, `layer ${l} head ${h}`)}</td>`).join('')}</tr>`).join('\n');
+    return `<h3>${esc(a.target)}${a.position !== undefined ? ` (row of token ${a.position}, ${esc(escapeControls(e.tokens[a.position] ?? ''))})` : ''}: ${layers} layers × ${heads} heads</h3>
+<table class="heads">${head}\n${body}</table>`;
+  }).join('\n');
+  return `<section class="attention"${index !== undefined ? ` data-index="${index}"` : ''}>
+<h2>Attention by layer and head</h2>
+<p class="note">Each strip is the target row of one head's attention probabilities over the ${n} tokens, left to right (${e.tokens.slice(0, 12).map((t) => esc(escapeControls(t))).join(' ')}${n > 12 ? ' …' : ''}); hover a box for its token and weight.</p>
+${grids}
+</section>`;
+}
+
 function renderSettings(e: Explanation): string {
   const items = settingsUsed(e).map((s) => `<li data-setting="${esc(s.key)}"><strong>${esc(s.label)}</strong>: ${esc(s.value)}${s.key === 'method' ? captumOf(s.value) : ''}</li>`);
   return `<ul class="settings">\n${items.join('\n')}\n</ul>`;
@@ -206,6 +235,7 @@ ${REPORT_CSS}
 ${sections}
 <h2>Attributions</h2>
 ${renderTable(explanations, options)}
+${explanations.map((e, k) => renderAttentionView(e, many ? k : undefined)).join('\n')}
 <h2>Settings</h2>
 ${settings}
 </body></html>

@@ -8,6 +8,8 @@ import { Graph } from '../graph/graph.js';
 import { inferShapes, elemTypeName } from '../graph/shapes.js';
 import type { Shape } from '../graph/dims.js';
 import { RULES, NON_DIFFERENTIABLE } from '../autodiff/rules.js';
+import { overriddenOps } from '../autodiff/lrp.js';
+import { findFusions } from '../autodiff/patterns.js';
 import { findEmbeddingsOutput, findWordEmbeddings } from '../models/embeddings.js';
 import { validateConfig } from '../models/config.js';
 import { readModelFile } from '../io/model-file.js';
@@ -48,6 +50,8 @@ export interface ModelSummary {
   ops: Record<string, number>;
   /** Op types present in the graph with no gradient rule (and not known to be non-differentiable). */
   missingRules: string[];
+  /** What the AttnLRP / CP-LRP rule sets override in this graph (op → how many); every other op keeps its gradient rule. */
+  lrpOverrides: Record<string, number>;
   initializers: number;
   parameters: number;
   /** The auto-detected embeddings-layer output (what explain attributes to unless --layer), or null when not found. */
@@ -71,6 +75,26 @@ export interface TensorFilter {
 
 const opKey = (domain: string | null | undefined, opType: string): string => (domain && domain !== 'ai.onnx' ? `${domain}.${opType}` : opType);
 
+/** Where the LRP rule sets differ from the gradient in a graph: nonlinearities, LayerNorms (fused groups too), products of two activations. */
+function lrpSites(graph: Graph, shapes: ReturnType<typeof inferShapes>): Record<string, number> {
+  const computed = new Set<string>(graph.inputNames());
+  for (const n of graph.nodes) for (const o of n.output ?? []) if (o) computed.add(o);
+  const fusions = findFusions(graph, shapes, [...graph.nodes].reverse(), computed, new Set(graph.outputNames()));
+  const fused = new Set(fusions.flatMap((f) => [...f.members]));
+  const out: Record<string, number> = {};
+  const add = (k: string) => (out[k] = (out[k] ?? 0) + 1);
+  for (const f of fusions) add(`${f.node.opType} (decomposed)`);
+  const lrpOps = new Set(overriddenOps('attnlrp'));
+  for (const n of graph.nodes) {
+    if (fused.has(n) || !lrpOps.has(n.opType!)) continue;
+    if (n.opType === 'MatMul' || n.opType === 'Mul') {
+      const ins = (n.input ?? []).filter(Boolean);
+      if (ins.length === 2 && ins.every((i) => computed.has(i) && !graph.initializers.has(i) && graph.producer.get(i)?.opType !== 'Constant')) add(`${n.opType} of two activations`);
+    } else add(n.opType!);
+  }
+  return out;
+}
+
 export function summarize(model: ModelProto, tensorFilter: TensorFilter = {}): ModelSummary {
   const graph = new Graph(model);
   const shapes = inferShapes(graph);
@@ -83,6 +107,7 @@ export function summarize(model: ModelProto, tensorFilter: TensorFilter = {}): M
     for (const o of n.output ?? []) if (o) tensors.push({ ...describe(o), op: key, node: n.name ?? '' });
   }
   const missingRules = Object.keys(ops).filter((op) => !RULES[op] && !NON_DIFFERENTIABLE.has(op)).sort();
+  const lrpOverrides = lrpSites(graph, shapes);
   let parameters = 0;
   for (const t of graph.initializers.values()) parameters += (t.dims ?? []).reduce<number>((a, d) => a * Number(d), 1);
   return {
@@ -93,6 +118,7 @@ export function summarize(model: ModelProto, tensorFilter: TensorFilter = {}): M
     outputs: graph.outputNames().map(describe),
     ops,
     missingRules,
+    lrpOverrides,
     initializers: graph.initializers.size,
     parameters,
     embeddingsOutput: notFoundAsNull(() => findEmbeddingsOutput(graph)),
@@ -178,6 +204,9 @@ export function formatSummary(s: ModelSummary): string {
     'ops:',
     ...Object.entries(s.ops).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([op, n]) => `  ${op.padEnd(24)} ${n}`),
     s.missingRules.length ? `ops without gradient rules: ${s.missingRules.join(', ')}` : 'every op has a gradient rule (or is non-differentiable)',
+    Object.keys(s.lrpOverrides).length
+      ? `attnlrp / cp-lrp override here: ${Object.entries(s.lrpOverrides).map(([k, n]) => `${k} ×${n}`).join(', ')}; every other op keeps its gradient rule`
+      : 'attnlrp / cp-lrp override nothing here: they equal input-x-gradient on this model',
     `${s.tensorCount} tensors computed by the graph: --tensors lists them (--filter SUBSTRING, --op OPTYPE)`,
   ];
   return lines.map(escapeControls).join('\n');

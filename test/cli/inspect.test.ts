@@ -32,6 +32,8 @@ test('gradlens inspect on an ONNX file: opset, inputs, heads, op histogram, miss
   assert.match(r.stdout, /start_logits: float \[batch_size, sequence_length\]/);
   assert.match(r.stdout, /MatMul\s+17/);
   assert.match(r.stdout, /every op has a gradient rule/);
+  // Two layers: 4 LayerNorms after the embeddings' (+1), 2 GELUs, Q·Kᵀ and P·V per layer (both exported decomposed at opset 14).
+  assert.match(r.stdout, /^attnlrp \/ cp-lrp override here: LayerNormalization \(decomposed\) ×5, Gelu \(decomposed\) ×2, MatMul of two activations ×4; every other op keeps its gradient rule$/m);
   assert.match(r.stdout, new RegExp(`^embeddings output: ${EMB}$`, 'm'));
   assert.match(r.stdout, /^\d+ tensors computed by the graph: --tensors lists them/m);
   assert.doesNotMatch(r.stdout, /architectures:/, 'no config.json for a bare ONNX file');

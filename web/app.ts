@@ -1,7 +1,7 @@
 // The gradlens web app: a form whose pickers come from the same tables as the CLI (tasks, methods, options), a
 // worker that runs the explanation, and the report's own renderer for the result.
 import { DEFAULT_SETTINGS, GRANULARITIES, METHOD_TABLE, OPTIONS, defaultFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
-import { REPORT_CSS, renderTable } from '../src/viz/html.js';
+import { REPORT_CSS, renderAttentionView, renderTable } from '../src/viz/html.js';
 import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
 import { escapeHtml } from '../src/viz/escape.js';
 import type { ModelRef, RunRequest, WorkerMessage } from './protocol.js';
@@ -313,6 +313,7 @@ function showResult(e: Explanation, html: string, svg: string): void {
     parts.push(`<p class="answer-text">${esc(context.slice(0, s))}<mark id="answer">${esc(context.slice(s, t))}</mark>${esc(context.slice(t))}</p>`);
   }
   parts.push(renderTable([e]));
+  parts.push(renderAttentionView(e));
   const deltas = e.attributions.filter((a) => a.delta !== null);
   if (deltas.length > 0) {
     const gap = deltas.every((a) => a.f_baseline === null);

@@ -5,8 +5,8 @@
  * override keeps its gradient rule (that is the efficient form's definition).
  *
  * AttnLRP, as lxt's efficient BERT map (`lxt/efficient/models/bert.py`, `patches.py`, `rules.py`):
- * - elementwise nonlinearities of one activation (GELU — also the erf-decomposed group, fused into one node by
- *   patterns.ts —, tanh, sigmoid, …): the identity rule, ḡ = g · f(x) / (x + 1e-10);
+ * - elementwise nonlinearities of one activation (GELU and SiLU — also their decomposed groups, fused into one node
+ *   by patterns.ts —, tanh, sigmoid, …): the identity rule, ḡ = g · f(x) / (x + 1e-10);
  * - LayerNormalization (and the decomposed group): the standard deviation is a constant in the backward pass;
  * - a MatMul or Mul of two activations (attention's Q·Kᵀ and P·V): the ordinary VJP halved for each operand;
  * - everything else (softmax, adds, products with weights, Gather, Dropout): the ordinary gradient.
@@ -26,7 +26,7 @@ export type RuleSetName = (typeof RULE_SETS)[number];
 export const IDENTITY_EPSILON = 1e-10;
 
 /** Elementwise nonlinearities of one activation that get the identity rule. */
-export const IDENTITY_RULE_OPS = ['Gelu', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'HardSigmoid', 'HardSwish', 'Mish', 'Erf'] as const;
+export const IDENTITY_RULE_OPS = ['Gelu', 'Silu', 'Tanh', 'Sigmoid', 'Relu', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'HardSigmoid', 'HardSwish', 'Mish', 'Erf'] as const;
 
 const mul = (c: RuleContext, a: string, b: string) => c.b.op('Mul', [a, b]);
 

@@ -6,11 +6,14 @@ import type { Graph } from '../graph/graph.js';
 import { nodeAxes, type ShapeMap } from '../graph/shapes.js';
 
 /**
- * Exporters decompose LayerNorm (before opset 17) and erf-GELU into primitive ops. Differentiating such a group as
+ * Exporters decompose LayerNorm (before opset 17), erf-GELU and SiLU (x · sigmoid(x)) into primitive ops. Differentiating such a group as
  * one op takes far fewer backward ops than the chain rule through each primitive, and leaves the forward
  * intermediates unused by the backward pass, so ONNX Runtime can fuse the forward back into one kernel.
  * A group is fused only when its intermediates feed nothing outside it.
  */
+/** Ops that exist only as fused groups (no ONNX op of that name): their rules are tested through the groups. */
+export const VIRTUAL_OPS: ReadonlySet<string> = new Set(['Silu']);
+
 export interface Fusion {
   /** A virtual node (not in the graph) standing for the group in the backward pass. */
   node: NodeProto;
@@ -32,7 +35,7 @@ export function findFusions(graph: Graph, shapes: ShapeMap, candidates: readonly
   const fusions: Fusion[] = [];
   const pool = new Set(candidates);
   for (const node of candidates) {
-    const f = node.opType === 'ReduceMean' ? layerNorm(ctx, node) : node.opType === 'Erf' ? gelu(ctx, node) : undefined;
+    const f = node.opType === 'ReduceMean' ? layerNorm(ctx, node) : node.opType === 'Erf' ? gelu(ctx, node) : node.opType === 'Sigmoid' ? silu(ctx, node) : undefined;
     if (!f || [...f.members].some((m) => inGroup.has(m) || !pool.has(m))) continue;
     f.members.forEach((m) => inGroup.add(m));
     fusions.push(f);
@@ -96,6 +99,15 @@ function layerNorm(ctx: Ctx, rm1: NodeProto): Fusion | undefined {
     attribute: [makeAttr('axis', -1), makeAttr('epsilon', eps, true)],
   });
   return { node, members: new Set([rm1, sub, pow, rm2, addEps, sqrt, div, mul, add]) };
+}
+
+/** y = x · sigmoid(x) (SiLU / swish, as torch exports nn.SiLU): one nonlinearity, not a product of two activations. */
+function silu(ctx: Ctx, sig: NodeProto): Fusion | undefined {
+  const x = sig.input![0]!;
+  const m = only(ctx, out(sig));
+  if (m?.opType !== 'Mul' || other(m, out(sig)) !== x) return undefined;
+  const node = onnx.NodeProto.create({ opType: 'Silu', name: `${out(m)} (fused SiLU)`, input: [x], output: [out(m)] });
+  return { node, members: new Set([sig, m]) };
 }
 
 /** y = x · ½(1 + erf(x/√2)) in either of the orders exporters write it. */

@@ -110,6 +110,11 @@ export const RULES: Record<string, Rule> = {
     const pdf = mul(c, c.scalar(1 / Math.sqrt(2 * Math.PI)), b.op('Exp', [mul(c, c.scalar(-0.5), mul(c, x, x))]));
     return mul(c, g, b.op('Add', [cdf, mul(c, x, pdf)]));
   }),
+  // The fused x · sigmoid(x) group (patterns.ts; no ONNX op of its own): y' = σ(x)(1 + x(1 − σ(x)))
+  Silu: unary((c, g) => {
+    const s = c.b.op('Sigmoid', [c.x(0)]);
+    return mul(c, g, mul(c, s, c.b.op('Add', [c.scalar(1), mul(c, c.x(0), c.b.op('Sub', [c.scalar(1), s]))])));
+  }),
   Clip: unary((c, g) => {
     const b = c.b;
     let keep: string | undefined;

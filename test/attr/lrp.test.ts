@@ -133,6 +133,22 @@ test('the identity rule on tanh and on the erf-decomposed GELU (one nonlinearity
   }
 });
 
+test('decomposed SiLU (x · sigmoid(x)) is one nonlinearity: its gradient, and the identity rule under AttnLRP', async () => {
+  const silu = model([
+    { op: 'Sigmoid', inputs: ['x'], outputs: ['s'] }, { op: 'Mul', inputs: ['x', 's'], outputs: ['t'] }, { op: 'MatMul', inputs: ['t', 'c'], outputs: ['f'] },
+  ]);
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const lrp = await relevance(silu, 'attnlrp');
+  const gxi = await relevance(silu, 'gxi');
+  xValues.forEach((v, i) => {
+    const x = f32(v), ci = f32(c[i]!);
+    const wantLrp = x * (x * sig(x)) / (x + 1e-10) * ci;
+    const wantGxi = x * ci * sig(x) * (1 + x * (1 - sig(x)));
+    assert.ok(Math.abs(lrp[i]! - wantLrp) <= 1e-5 * Math.max(1, Math.abs(wantLrp)), `identity rule ${i}: ${lrp[i]} vs ${wantLrp}`);
+    assert.ok(Math.abs(gxi[i]! - wantGxi) <= 1e-5 * Math.max(1, Math.abs(wantGxi)), `gradient ${i}: ${gxi[i]} vs ${wantGxi}`);
+  });
+});
+
 test('LayerNorm with its standard deviation held constant: R = x ⊙ (cγ − mean(cγ)) / σ', async () => {
   const gamma = Array.from({ length: N }, (_, i) => 0.5 + 0.1 * i);
   const ln = model([

@@ -11,6 +11,7 @@ import { LIMITS, byteLines, openRegularFile } from '../io/files.js';
 import { TASKS, type TaskName } from '../tasks/index.js';
 import { methodSpec } from '../attr/registry.js';
 import { addCommonOptions, demoModel, modelFor, runTask, settingsFrom, type CommonCliOptions, type TaskInput } from './explain-commands.js';
+import { WorkerPool, runBatchWorker } from './batch-workers.js';
 
 /**
  * Resumable batch runs: JSONL in, JSONL out, exactly one result line per input line, keyed by the input's "id"
@@ -28,6 +29,8 @@ import { addCommonOptions, demoModel, modelFor, runTask, settingsFrom, type Comm
 export interface BatchOptions extends CommonCliOptions {
   force?: boolean;
   retryErrors?: boolean;
+  /** Worker processes on this machine (1: this process explains every line). */
+  workers?: number;
 }
 
 export function registerBatchCommand(program: Command): void {
@@ -38,6 +41,10 @@ export function registerBatchCommand(program: Command): void {
     .option('-o, --out <file>', 'the JSONL output, one result per input line: appended to, and resumed from when it exists')
     .option('--force', 'resume an output written with another task, model or settings (the remaining lines use the new ones)')
     .option('--retry-errors', 'run again the lines whose recorded result is an error')
+    .option('--workers <n>', 'explain lines in N worker processes on this machine (each loads the model and gets a share of the cores); same output, same resumability', (v) => {
+      if (!/^\d{1,3}$/.test(v) || Number(v) < 1 || Number(v) > 64) fail(`--workers must be an integer from 1 to 64, got ${v.slice(0, 40)}`);
+      return Number(v);
+    }, 1)
     .addHelpText('after', `
 The output's task, model and settings are kept in <out>.meta.json; <out>.lock keeps a second process off the output.
 Exit status: 0 done, 1 every line run this time failed (or an error), 130/143 interrupted by SIGINT/SIGTERM (rerun to resume).
@@ -52,6 +59,16 @@ Examples:
       if (o.target !== undefined) fail('batch takes each line\'s own "target" field; --target does not apply (add "target" to the input lines)');
       await runBatch(o.task, o.input, o.out, o);
     });
+  program.command('batch-worker', { hidden: true }).description('a worker process of gradlens batch --workers').action(async () => {
+    // Signals go to the parent, which finishes the lines in flight and disconnects its workers.
+    process.on('SIGINT', () => undefined);
+    process.on('SIGTERM', () => undefined);
+    await runBatchWorker(async (task, options, threads) => {
+      const settings = settingsFrom(options);
+      const model = await modelFor(task, { ...options, sessionThreads: threads });
+      return (line, lineNo) => explainLine(task, model, parseLine(line, lineNo), settings);
+    });
+  });
 }
 
 const errorCode = (e: unknown): string => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
@@ -116,13 +133,18 @@ async function runLines(
     clearInterval(watch);
     for (const [s, h] of handlers) process.removeListener(s, h);
   };
-  let model: Awaited<ReturnType<typeof modelFor>>;
+  const workers = o.workers ?? 1;
+  let model: Awaited<ReturnType<typeof modelFor>> | undefined;
+  let pool: WorkerPool | undefined;
   try {
-    model = await modelFor(task, o);
+    // Each worker process plans for its share of the memory budget.
+    if (workers > 1) pool = await WorkerPool.start(workers, task, { ...o, memoryBudget: String(Math.max(1, Math.floor((settings.memoryBudget ?? 2 ** 30) / workers))) });
+    else model = await modelFor(task, o);
   } catch (e) {
     cleanup();
     throw e;
   }
+  const explainOne = (line: string, parsed: ParsedLine): Promise<Record<string, unknown>> => (pool ? pool.explain(line, parsed.lineNo) : explainLine(task, model!, parsed, settings));
   let fd: number | undefined;
   const stats = { done: 0, skipped: 0, errors: 0 };
   const bar = new cliProgress.SingleBar({
@@ -140,6 +162,18 @@ async function runLines(
     bar.start(ids.length, 0, { rate: '0.0' });
     const started = Date.now();
     let index = 0;
+    // Lines in flight, in input order; results are written in that order (with one process, one at a time).
+    const inFlight: { id: string; result: Promise<Record<string, unknown>> }[] = [];
+    const window = pool ? 2 * pool.size : 1;
+    const writeFirst = async () => {
+      const { id, result } = inFlight.shift()!;
+      const r = await result;
+      if ('error' in r) stats.errors++;
+      writeAll(fd!, out, Buffer.from(`${JSON.stringify(r)}\n`, 'utf8'));
+      done.add(id);
+      stats.done++;
+      bar.increment(1, { rate: (stats.done / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(1) });
+    };
     for (const line of inputLines(input)) {
       if (stop) break;
       const lineNo = index++;
@@ -148,19 +182,18 @@ async function runLines(
       if (parsed.id !== ids[lineNo]) fail(`${input.path} changed while the batch ran (line ${lineNo + 1}); rerun the same command`);
       const id = parsed.id;
       if (done.has(id)) { stats.skipped++; bar.increment(); continue; }
-      const result = await explainLine(task, model, parsed, settings);
-      if ('error' in result) stats.errors++;
-      writeAll(fd, out, Buffer.from(`${JSON.stringify(result)}\n`, 'utf8'));
-      done.add(id);
-      stats.done++;
-      bar.increment(1, { rate: (stats.done / Math.max(1e-3, (Date.now() - started) / 1000)).toFixed(1) });
+      inFlight.push({ id, result: explainOne(line, parsed) });
+      while (inFlight.length >= window) await writeFirst();
     }
+    // An interruption still writes the lines in flight (they are being explained now).
+    while (inFlight.length > 0) await writeFirst();
     if (index < ids.length && !stop) fail(`${input.path} changed while the batch ran (it has fewer lines); rerun the same command`);
   } finally {
     bar.stop();
     cleanup();
     if (fd !== undefined) closeSync(fd);
-    await model.runner.release();
+    await model?.runner.release();
+    await pool?.stop();
   }
   const summary = `${stats.done} new results, ${stats.skipped} already done, ${stats.errors} errors → ${out}`;
   if (stop) {

@@ -43,6 +43,8 @@ export interface CommonCliOptions {
   offline?: boolean;
   trueLabel?: string;
   memoryBudget?: string;
+  /** ONNX Runtime intra-op threads (batch worker processes get a share of the cores); default all. */
+  sessionThreads?: number;
 }
 
 /**
@@ -164,7 +166,7 @@ export function demoModel(task: TaskName): { dir: string; name: string } {
 
 export async function modelFor(task: TaskName, o: CommonCliOptions): Promise<LoadedModel> {
   const demo = o.model === undefined ? demoModel(task) : undefined;
-  const model = await loadModel(o.model ?? demo!.dir, { offline: o.offline, layer: o.layer });
+  const model = await loadModel(o.model ?? demo!.dir, { offline: o.offline, layer: o.layer, ...(o.sessionThreads ? { session: { threads: o.sessionThreads } } : {}) });
   if (demo) model.name = `${demo.name} (embedded demo model)`;
   return model;
 }

@@ -7,6 +7,7 @@ import { registerExplainCommands } from './explain-commands.js';
 import { registerBatchCommand } from './batch.js';
 import { registerServeCommand } from './serve.js';
 import { registerEvaluateCommands } from './evaluate.js';
+import { registerQueueCommands } from './queue.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerExplainCommands(program);
   registerBatchCommand(program);
   registerEvaluateCommands(program);
+  registerQueueCommands(program);
   registerServeCommand(program);
   registerGradCommands(program);
   const configure = (cmd: Command) => {

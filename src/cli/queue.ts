@@ -87,13 +87,15 @@ export function connectionOf(url: string): RedisOptions & { host: string; port: 
 /** A client for gradlens' own keys; an unreachable server is one clear line within a few seconds. */
 export async function connect(url: string): Promise<Redis> {
   const client = new Redis({ ...connectionOf(url), lazyConnect: true, connectTimeout: 3000, retryStrategy: () => null, maxRetriesPerRequest: 1 });
-  client.on('error', () => undefined);
+  let cause: NodeJS.ErrnoException | undefined;
+  client.on('error', (e: NodeJS.ErrnoException) => { cause ??= e; });
   try {
     await client.connect();
     await client.ping();
   } catch (e) {
     client.disconnect();
-    fail(`cannot reach Redis at ${redactUrl(url)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const why = cause ?? (e as NodeJS.ErrnoException);
+    fail(`cannot reach Redis at ${redactUrl(url)}: ${why.code ?? why.message}`);
   }
   return client;
 }

@@ -176,7 +176,7 @@ export async function processJob(data: JobData, modelFor: (data: JobData) => Pro
   }
 }
 
-export interface WorkerOptions { redis: string; queue: string; concurrency: number; exitWhenEmpty: boolean; lockMs: number; quiet?: boolean }
+export interface WorkerOptions { redis: string; queue: string; concurrency: number; exitWhenEmpty: boolean; lockMs: number; quiet?: boolean; threads?: number }
 
 /** Runs a worker until SIGTERM/SIGINT (the current jobs finish first) or, with exitWhenEmpty, until no job is left. */
 export async function work(o: WorkerOptions, processor?: (job: Job<JobData>) => Promise<unknown>): Promise<{ completed: number; failed: number }> {
@@ -187,7 +187,7 @@ export async function work(o: WorkerOptions, processor?: (job: Job<JobData>) => 
     const key = JSON.stringify([d.task, d.model, d.layer, d.offline]);
     let m = models.get(key);
     if (!m) {
-      m = modelFor(d.task, { model: d.model ?? undefined, layer: d.layer ?? undefined, offline: d.offline } as CommonCliOptions);
+      m = modelFor(d.task, { model: d.model ?? undefined, layer: d.layer ?? undefined, offline: d.offline, ...(o.threads ? { sessionThreads: o.threads } : {}) } as CommonCliOptions);
       models.set(key, m);
       m.catch(() => models.delete(key));
     }
@@ -366,9 +366,10 @@ Examples:
     .option('--concurrency <n>', 'jobs at a time in this process', positive('--concurrency', 64), 1)
     .option('--exit-when-empty', 'exit when no job is waiting or active')
     .option('--lock-duration <ms>', `how long a job stays locked without renewal; a killed worker's job is retried after it (default ${DEFAULT_LOCK_MS})`, positive('--lock-duration', 3_600_000), DEFAULT_LOCK_MS)
+    .option('--threads <n>', 'ONNX Runtime threads per model (default: all cores; with several workers on one machine, give each a share)', positive('--threads', 1024))
     .option('--quiet', 'no line per job on stderr')
-    .action(async (o: { redis: string; queue: string; concurrency: number; exitWhenEmpty?: boolean; lockDuration: number; quiet?: boolean }) => {
-      const r = await work({ redis: o.redis, queue: checkQueueName(o.queue), concurrency: o.concurrency, exitWhenEmpty: !!o.exitWhenEmpty, lockMs: o.lockDuration, quiet: o.quiet });
+    .action(async (o: { redis: string; queue: string; concurrency: number; exitWhenEmpty?: boolean; lockDuration: number; quiet?: boolean; threads?: number }) => {
+      const r = await work({ redis: o.redis, queue: checkQueueName(o.queue), concurrency: o.concurrency, exitWhenEmpty: !!o.exitWhenEmpty, lockMs: o.lockDuration, quiet: o.quiet, ...(o.threads ? { threads: o.threads } : {}) });
       console.error(`gradlens worker: ${r.completed} jobs done, ${r.failed} failed`);
     });
 }

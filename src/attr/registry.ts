@@ -27,7 +27,7 @@ import { AttentionRollout } from './rollout.js';
 import type { PerturbationOptions } from './perturbation.js';
 import { INTEGRATION_METHODS, MAX_STEPS, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
 
-export const BASELINES = ['pad', 'zero', 'unk', 'mask'] as const;
+export const BASELINES = ['pad', 'zero', 'unk', 'mask', 'eos'] as const;
 export type BaselineKind = (typeof BASELINES)[number];
 export type TokenBaseline = Exclude<BaselineKind, 'zero'>;
 
@@ -116,7 +116,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     key: 'baseline', flag: '--baseline', value: 'kind', label: 'Baseline', default: 'pad', choices: BASELINES,
-    description: 'reference input: special tokens kept, others replaced by [PAD]/[UNK]/[MASK], or a zero embedding', parse: parseBaseline,
+    description: 'reference input: special tokens kept, others replaced by the pad, unk, mask or eos token, or a zero embedding (generate: default pad if the tokenizer has one, else eos)', parse: parseBaseline,
   },
   {
     key: 'samples', flag: '--samples', value: 'n', label: 'Samples', default: '5',

@@ -336,6 +336,22 @@ export const RULES: Record<string, Rule> = {
     diff: [0],
     vjp: (c) => [sliceGrad(c)],
   },
+  // ȳ scattered back to the gathered elements: ScatterElements(zeros, indices, g) along the axis, adding repeats
+  // (reduction=add from opset 16; before, indices must not repeat along the axis, as each element is written once).
+  GatherElements: {
+    diff: [0],
+    vjp: (c) => {
+      const b = c.b;
+      const data = c.x(0);
+      const axis = attrInt(c.node, 'axis', 0);
+      const zeros = b.zerosLike(data, c.dtype(data));
+      const dim = b.op('Cast', [b.squeeze(b.dim(data, normalizeAxis(axis, c.rank(data))), [0])], { to: c.dtype(c.x(1)) });
+      const idx = b.op('Where', [b.op('Less', [c.x(1), b.constant(c.dtype(c.x(1)), [], [0])]), b.op('Add', [c.x(1), dim]), c.x(1)]);
+      return [c.opset >= 16
+        ? b.op('ScatterElements', [zeros, idx, c.g(0)!], { axis, reduction: 'add' })
+        : b.op('ScatterElements', [zeros, idx, c.g(0)!], { axis })];
+    },
+  },
   Gather: {
     diff: [0],
     vjp: (c) => {

@@ -15,6 +15,9 @@ import { renderText } from '../viz/text.js';
 import { escapeControls } from '../viz/escape.js';
 import { renderHtml, type ReportInput } from '../viz/html.js';
 import { renderSvg } from '../viz/svg.js';
+import { renderGenerationHtml, renderGenerationSvg, renderGenerationText } from '../viz/generate.js';
+import { DEFAULT_MAX_NEW_TOKENS, GENERATE_BASELINES, MAX_NEW_TOKENS_LIMIT, TARGET_FNS, explainGeneration, type GenerateBaseline, type TargetFn } from '../tasks/generate.js';
+import { loadDecoder } from '../io/folder.js';
 
 export const FORMATS = ['text', 'json', 'html', 'svg'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -111,7 +114,7 @@ const TARGET_HELP: Record<TaskName | 'batch', string> = {
  * Adds the options explain and batch commands share; the method options come from the registry (attr/registry.ts).
  * Report options (--format, --out, --true-label) only for explain: batch writes JSONL to its own --out.
  */
-export function addCommonOptions(cmd: Command, use: TaskName | 'batch' | 'evaluate' = 'batch'): Command {
+export function addCommonOptions(cmd: Command, use: TaskName | 'batch' | 'evaluate' | 'generate' = 'batch'): Command {
   cmd.option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id');
   if (use !== 'evaluate') {
     cmd.addOption(new Option('--method <name>', `attribution method: ${METHOD_TABLE.map((m) => `${m.name} (${m.captum})`).join(', ')}`)
@@ -129,7 +132,7 @@ export function addCommonOptions(cmd: Command, use: TaskName | 'batch' | 'evalua
     .choices([...GRANULARITIES]).default('token', 'token'));
   cmd
     .option('--internal-batch-size <n>', `rows (steps × examples) per ONNX Runtime call, 1–${SETTING_LIMITS.internalBatchSize} (default: about 1,536 tokens per call); refused when the memory estimate exceeds the memory available`);
-  if (use !== 'evaluate') cmd.option('--target <target>', TARGET_HELP[use]);
+  if (use !== 'evaluate' && use !== 'generate') cmd.option('--target <target>', TARGET_HELP[use]);
   cmd
     .option('--layer <tensor>', 'attribute to this tensor instead of the auto-detected embeddings output (gradlens inspect --tensors lists them)')
     .option('--memory-budget <size>', 'memory the rows of a run may use, e.g. 4G or 512M, at most 1024T: rows per ONNX Runtime call are chosen to fit it (default: half the memory available)')
@@ -301,4 +304,39 @@ export function registerExplainCommands(program: Command): void {
         await model.runner.release();
       });
   }
+  registerGenerate(explain);
+}
+
+/** `gradlens explain generate`: a decoder LM's continuation, each generated token explained by the earlier ones. */
+function registerGenerate(explain: Command): void {
+  const int = (flag: string, min: number, max: number) => (v: string) => parseIntIn(v, flag, min, max);
+  addCommonOptions(explain.command('generate')
+    .description('generation with a decoder LM (GPT-2, Llama family): each generated token explained by the prompt and the tokens before it')
+    .requiredOption('-p, --prompt <text>', 'the prompt; @file reads a file, @- stdin, @@… is a literal "@…"')
+    .option('--max-new-tokens <n>', `tokens to generate greedily, 1–${MAX_NEW_TOKENS_LIMIT} (generation stops after eos) (default: ${DEFAULT_MAX_NEW_TOKENS})`, int('--max-new-tokens', 1, MAX_NEW_TOKENS_LIMIT))
+    .option('--target-text <text>', 'explain this continuation (forced decoding) instead of generating one')
+    .addOption(new Option('--target-fn <fn>', 'what each step explains: the log-probability of the generated token (Captum\'s LLM attribution), its probability, or its logit').choices([...TARGET_FNS]).default('logprob', 'logprob'))
+    .option('--contrast-text <text>', 'contrastive: explain logprob(target) − logprob(this text\'s token at each step) (Yin & Neubig 2022)'), 'generate')
+    .addHelpText('after', `
+Examples:
+  $ gradlens explain generate --model ./my-gpt2 --prompt "The capital of France is" --max-new-tokens 5
+  $ gradlens explain generate --model ./my-llama -p "Ada Lovelace was" --target-text " a mathematician" --method saliency --format html -o gen.html`)
+    .action(async (options: CommonCliOptions & { prompt: string; maxNewTokens?: number; targetText?: string; targetFn: TargetFn; contrastText?: string }) => {
+      const o = await resolveTextArgs(options, ['prompt', 'targetText', 'contrastText']);
+      if (o.baseline !== undefined && !(GENERATE_BASELINES as readonly string[]).includes(o.baseline)) fail(`--baseline for generate is one of ${GENERATE_BASELINES.join(', ')}, got ${o.baseline}`);
+      const settings = settingsFrom({ ...o, baseline: o.baseline === 'eos' ? 'pad' : o.baseline });
+      if (o.model === undefined) fail('explain generate needs --model (a decoder folder: config.json, tokenizer.json, onnx/decoder_model.onnx or onnx/model.onnx)');
+      const model = await loadDecoder(o.model, { offline: o.offline, layer: o.layer });
+      const result = await explainGeneration(model, {
+        prompt: o.prompt, ...(o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {}),
+        ...(o.targetText !== undefined ? { targetText: o.targetText } : {}), targetFn: o.targetFn,
+        ...(o.baseline !== undefined ? { baseline: o.baseline as GenerateBaseline } : {}),
+        ...(o.contrastText !== undefined ? { contrastText: o.contrastText } : {}),
+      }, settings);
+      for (const w of result.warnings) console.error(`gradlens: warning: ${escapeControls(w)}`);
+      const format = formatFor(o);
+      const text = format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : format === 'html' ? renderGenerationHtml(result) : format === 'svg' ? renderGenerationSvg(result)
+        : renderGenerationText(result, !o.out && useColor());
+      emit(text, o.out);
+    });
 }

@@ -59,3 +59,41 @@ export function withMaxOverAxis1(model: ModelProto, names: readonly string[]): {
     outputs,
   };
 }
+
+/**
+ * A copy of a language model with its log-probabilities as outputs: `<logits>.logprobs` = LogSoftmax over the
+ * vocabulary, `<logits>.probs` = Softmax, and `<logits>.contrast` = logprobs − logprobs[contrast id] per position,
+ * with the contrast ids an extra input `<logits>.contrast_ids` [batch, sequence] (Yin & Neubig's contrastive target).
+ */
+export function withTokenScores(model: ModelProto, logits: string): { model: ModelProto; logprobs: string; probs: string; contrast: string; contrastIds: string } {
+  const graph = new Graph(model);
+  if (!graph.hasValue(logits)) fail(`tensor ${logits} is not in the graph`);
+  const proto = graph.proto;
+  const names = { logprobs: `${logits}.logprobs`, probs: `${logits}.probs`, contrast: `${logits}.contrast`, contrastIds: `${logits}.contrast_ids` };
+  for (const n of Object.values(names)) if (graph.hasValue(n)) fail(`the model already has a tensor named ${n}`);
+  const axis = (v: number) => onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: v });
+  const unsqueezed = `${names.contrastIds}.unsqueezed`, picked = `${names.contrast}.picked`, axes = `${names.contrastIds}.axes`;
+  const opset = opsetVersion(model) ?? 13;
+  const nodes = [
+    onnx.NodeProto.create({ opType: 'LogSoftmax', input: [logits], output: [names.logprobs], name: `${names.logprobs}_node`, attribute: [axis(-1)] }),
+    onnx.NodeProto.create({ opType: 'Softmax', input: [logits], output: [names.probs], name: `${names.probs}_node`, attribute: [axis(-1)] }),
+    opset >= 13
+      ? onnx.NodeProto.create({ opType: 'Unsqueeze', input: [names.contrastIds, axes], output: [unsqueezed], name: `${unsqueezed}_node` })
+      : onnx.NodeProto.create({ opType: 'Unsqueeze', input: [names.contrastIds], output: [unsqueezed], name: `${unsqueezed}_node`, attribute: [onnx.AttributeProto.create({ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [2] })] }),
+    onnx.NodeProto.create({ opType: 'GatherElements', input: [names.logprobs, unsqueezed], output: [picked], name: `${picked}_node`, attribute: [axis(2)] }),
+    onnx.NodeProto.create({ opType: 'Sub', input: [names.logprobs, picked], output: [names.contrast], name: `${names.contrast}_node` }),
+  ];
+  const inits = opset >= 13 ? [onnx.TensorProto.create({ name: axes, dataType: onnx.TensorProto.DataType.INT64, dims: [1], int64Data: [2] })] : [];
+  return {
+    model: onnx.ModelProto.create({
+      ...model,
+      graph: onnx.GraphProto.create({
+        ...proto,
+        node: [...proto.node, ...nodes], initializer: [...proto.initializer, ...inits],
+        input: [...proto.input, makeValueInfo(names.contrastIds, onnx.TensorProto.DataType.INT64, ['batch', 'sequence'])],
+        output: [...proto.output, ...[names.logprobs, names.probs, names.contrast].map((n) => makeValueInfo(n, onnx.TensorProto.DataType.FLOAT, null))],
+      }),
+    }),
+    ...names,
+  };
+}

@@ -6,6 +6,8 @@ import { ConfinedFolder } from './files.js';
 import { hubRepoRoot, looksLikeHubId, resolveHubModel, type HubOptions } from './hub-cache.js';
 import type { ByteRange, ModelSource } from './source.js';
 import { loadModelFromSource, type LoadedModel, type LoadOptions } from '../models/load.js';
+import { loadDecoderFromSource, type DecoderModel } from '../models/decoder.js';
+import type { SessionOptions } from '../runtime/session.js';
 
 /**
  * A model folder on disk: every name stays inside the folder (links resolved), only regular files of bounded size
@@ -47,6 +49,11 @@ export async function openModelFolder(spec: string, options: HubOptions = {}): P
 export async function loadModel(spec: string | ModelSource, options: LoadOptions & HubOptions = {}): Promise<LoadedModel> {
   const source = typeof spec === 'string' ? await openModelFolder(spec, options) : spec;
   return loadModelFromSource(source, options);
+}
+
+/** A decoder LM folder (models/decoder.ts), confined like every model folder. */
+export async function loadDecoder(spec: string, options: HubOptions & { layer?: string; session?: SessionOptions } = {}): Promise<DecoderModel> {
+  return loadDecoderFromSource(await openModelFolder(spec, options), options);
 }
 
 /** The embedded demo models, shipped with the package (demo-sized, trained on synthetic templates). */

@@ -31,6 +31,10 @@ export class TextTokenizer {
   readonly padId: number;
   readonly unkId: number | undefined;
   readonly maskId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly bosId: number | undefined;
+  /** Whether tokenizer_config.json / tokenizer.json names a pad token (padId falls back to 0 otherwise). */
+  readonly hasPad: boolean;
   readonly modelMaxLength: number;
   /** How its tokens make words (models/words.ts). */
   readonly words: WordConvention;
@@ -56,7 +60,11 @@ export class TextTokenizer {
       }
       return undefined;
     };
-    this.padId = id('pad_token', ['[PAD]', '<pad>']) ?? 0;
+    const pad = id('pad_token', ['[PAD]', '<pad>']);
+    this.hasPad = pad !== undefined;
+    this.padId = pad ?? 0;
+    this.eosId = id('eos_token', ['</s>', '<|endoftext|>', '<|end_of_text|>', '<|im_end|>']);
+    this.bosId = id('bos_token', ['<s>', '<|begin_of_text|>']);
     this.unkId = id('unk_token', ['[UNK]', '<unk>']);
     this.maskId = id('mask_token', ['[MASK]', '<mask>']);
     const max = Number(config['model_max_length']);
@@ -74,6 +82,11 @@ export class TextTokenizer {
 
   tokenToId(token: string): number | undefined {
     return this.tok.token_to_id(token);
+  }
+
+  /** Token ids back to text (the tokenizer's decoder; special tokens left out). */
+  decode(ids: readonly number[]): string {
+    return this.tok.decode([...ids], { skip_special_tokens: true });
   }
 
   idToToken(id: number): string | undefined {

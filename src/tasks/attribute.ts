@@ -62,7 +62,7 @@ export function feedsFor(model: LoadedModel, enc: Encoded | Encoded[]): Record<s
 
 /** The reference input of the Captum BERT tutorial: special tokens kept, every other token replaced. */
 export function baselineIds(model: LoadedModel, enc: Encoded, kind: TokenBaseline): number[] {
-  const id = kind === 'pad' ? model.tokenizer.padId : kind === 'unk' ? model.tokenizer.unkId : model.tokenizer.maskId;
+  const id = kind === 'pad' ? model.tokenizer.padId : kind === 'unk' ? model.tokenizer.unkId : kind === 'eos' ? model.tokenizer.eosId : model.tokenizer.maskId;
   if (id === undefined) fail(`the tokenizer has no ${kind} token; choose another --baseline`);
   return enc.ids.map((t, i) => (enc.special[i] ? t : id));
 }

@@ -148,12 +148,49 @@ export async function explainGeneration(model: DecoderModel, options: GenerateOp
     if (contrastIds.length === 0) fail('the contrast text has no tokens');
     if (contrastIds.length < generated.length) warnings.push(`the contrast text has ${contrastIds.length} tokens for ${generated.length} steps: the steps after it are not contrasted`);
   }
+  const steps = await attributeSteps(model, { promptIds, special, generated, contrastIds, targetFn, baseline: options.baseline }, settings);
+  const tokens = [...promptTokens, ...generated.map((id) => tok.idToToken(id) ?? String(id))];
+  const baselineKind = steps.baseline;
+  const attributions = steps.attributions.map((a, t) => ({ ...a, target: tokens[P + t]! }));
+  return {
+    task: 'generate', model: model.name, tokens, input_ids: [...promptIds, ...generated], prompt_length: P,
+    generated: generated.map((id, t) => ({ token: tokens[P + t]!, id, position: P + t })),
+    text: tok.decode(generated),
+    attributions,
+    settings: {
+      method: settings.method, steps: settings.steps, integration: settings.integration, baseline: baselineKind, target_fn: targetFn,
+      max_new_tokens: maxNew, forced, contrastive: contrastIds !== undefined, samples: settings.samples, stdevs: settings.stdevs, seed: settings.seed,
+    },
+    warnings,
+  };
+}
+
+export interface StepInputs {
+  promptIds: number[];
+  /** Which prompt tokens are special (BOS): token baselines keep them. */
+  special: boolean[];
+  generated: number[];
+  contrastIds?: number[] | undefined;
+  targetFn: TargetFn;
+  baseline?: GenerateBaseline | undefined;
+}
+
+/**
+ * Every step's attribution in one run over the prompt and the generated tokens: step t's target is at position
+ * P + t − 1 (its logits see only the tokens before it), one backward pass per step sharing each forward pass.
+ */
+export async function attributeSteps(model: DecoderModel, inputs: StepInputs, settings: ExplainSettings): Promise<{ attributions: StepAttribution[]; baseline: GenerateBaseline }> {
+  const spec = methodSpec(settings.method);
+  const tok = model.tokenizer;
+  const { promptIds, special, generated, contrastIds, targetFn } = inputs;
+  const P = promptIds.length;
+  if (P < 1) fail('the prompt has no tokens');
   const N = generated.length;
   // Every step's target is at a position < P + N − 1: the last generated token is never an input.
   const seqIds = [...promptIds, ...generated.slice(0, N - 1)];
   const L = seqIds.length;
   const { runner, names } = scored(model);
-  const baselineKind: GenerateBaseline = options.baseline ?? (tok.hasPad || model.padId !== undefined ? 'pad' : 'eos');
+  const baselineKind: GenerateBaseline = inputs.baseline ?? (tok.hasPad || model.padId !== undefined ? 'pad' : 'eos');
   if (!(GENERATE_BASELINES as readonly string[]).includes(baselineKind)) fail(`--baseline for generate is one of ${GENERATE_BASELINES.join(', ')}, got ${String(baselineKind).slice(0, 40)}`);
   const baselineId = baselineKind === 'pad' ? (model.padId ?? (tok.hasPad ? tok.padId : fail('the model has no pad token; use --baseline eos or zero')))
     : baselineKind === 'eos' ? (model.eosIds[0] ?? tok.eosId ?? fail('the model has no eos token; use --baseline pad or zero')) : undefined;
@@ -183,29 +220,18 @@ export async function explainGeneration(model: DecoderModel, options: GenerateOp
     const vocab = o.dims[2]!;
     return Number(o.data[(P + t - 1) * vocab + generated[t]!]);
   };
-  const tokens = [...promptTokens, ...generated.map((id) => tok.idToToken(id) ?? String(id))];
   const attributions: StepAttribution[] = results.map((r, t) => {
     const attr = r.attributions[layer]!;
     const [, , hidden] = attr.dims as [number, number, number];
     const per = Array.from({ length: P + t }, (_, s) => { let sum = 0; for (let h = 0; h < hidden; h++) sum += Number(attr.data[s * hidden + h]); return sum; });
     const norm = Math.hypot(...per);
     const entry: StepAttribution = {
-      step: t, target: tokens[P + t]!, target_id: generated[t]!, method: settings.method, layer,
+      step: t, target: tok.idToToken(generated[t]!) ?? String(generated[t]), target_id: generated[t]!, method: settings.method, layer,
       per_token: per, normalized: per.map((v) => (norm > 0 ? v / norm : 0)),
       delta: r.delta?.[0] ?? null, f_x: r.fX?.[0] ?? fAt(t), f_baseline: r.fBaseline?.[0] ?? null,
     };
     if (contrastIds && t < contrastIds.length) { entry.contrast = tok.idToToken(contrastIds[t]!) ?? String(contrastIds[t]); entry.contrast_id = contrastIds[t]!; }
     return entry;
   });
-  return {
-    task: 'generate', model: model.name, tokens, input_ids: [...promptIds, ...generated], prompt_length: P,
-    generated: generated.map((id, t) => ({ token: tokens[P + t]!, id, position: P + t })),
-    text: tok.decode(generated),
-    attributions,
-    settings: {
-      method: settings.method, steps: settings.steps, integration: settings.integration, baseline: baselineKind, target_fn: targetFn,
-      max_new_tokens: maxNew, forced, contrastive: contrastIds !== undefined, samples: settings.samples, stdevs: settings.stdevs, seed: settings.seed,
-    },
-    warnings,
-  };
+  return { attributions, baseline: baselineKind };
 }

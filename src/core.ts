@@ -32,6 +32,9 @@ export { MemorySource, BlobSource, UrlSource, HubSource, type ModelSource } from
 export { TextTokenizer, type Encoded } from './models/tokenizer.js';
 export { TASK_TABLE, SEED_EXAMPLE, runTask, explainQa, explainClassify, explainTokens, explainZeroShot, type Explanation, type TaskInput, type TaskName } from './tasks/index.js';
 export type { Progress, TargetAttribution } from './tasks/attribute.js';
+export { loadDecoderFromSource, type DecoderModel } from './models/decoder.js';
+export { explainGeneration, attributeSteps, type GenerationExplanation, type GenerateOptions, type StepAttribution } from './tasks/generate.js';
+export { renderGenerationHtml, renderGenerationSvg, renderGenerationText } from './viz/generate.js';
 export { renderHtml } from './viz/html.js';
 export { renderSvg } from './viz/svg.js';
 export { renderText } from './viz/text.js';

@@ -16,7 +16,7 @@ import { escapeControls } from '../viz/escape.js';
 import { renderHtml, type ReportInput } from '../viz/html.js';
 import { renderSvg } from '../viz/svg.js';
 import { renderGenerationHtml, renderGenerationSvg, renderGenerationText } from '../viz/generate.js';
-import { DEFAULT_MAX_NEW_TOKENS, GENERATE_BASELINES, MAX_NEW_TOKENS_LIMIT, TARGET_FNS, explainGeneration, type GenerateBaseline, type TargetFn } from '../tasks/generate.js';
+import { DEFAULT_MAX_NEW_TOKENS, GENERATE_BASELINES, MAX_NEW_TOKENS_LIMIT, TARGET_FNS, generateAndExplain, type GenerateBaseline, type TargetFn } from '../tasks/generate.js';
 import { loadDecoder } from '../io/folder.js';
 
 export const FORMATS = ['text', 'json', 'html', 'svg'] as const;
@@ -327,7 +327,7 @@ Examples:
       const settings = settingsFrom({ ...o, baseline: o.baseline === 'eos' ? 'pad' : o.baseline });
       if (o.model === undefined) fail('explain generate needs --model (a decoder folder: config.json, tokenizer.json, onnx/decoder_model.onnx or onnx/model.onnx)');
       const model = await loadDecoder(o.model, { offline: o.offline, layer: o.layer });
-      const result = await explainGeneration(model, {
+      const result = await generateAndExplain(model, {
         prompt: o.prompt, ...(o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {}),
         ...(o.targetText !== undefined ? { targetText: o.targetText } : {}), targetFn: o.targetFn,
         ...(o.baseline !== undefined ? { baseline: o.baseline as GenerateBaseline } : {}),

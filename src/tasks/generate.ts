@@ -5,7 +5,7 @@
 import { fail } from '../errors.js';
 import { tensor, type HostTensor } from '../runtime/session.js';
 import { ModelRunner } from '../attr/runner.js';
-import { methodSpec, type ExplainSettings } from '../attr/registry.js';
+import { DEFAULT_SETTINGS, methodSpec, parseSettings, type ExplainSettings, type SettingValues } from '../attr/registry.js';
 import { withTokenScores } from '../graph/outputs.js';
 import { decoderFeeds, type DecoderGraph, type DecoderModel } from '../models/decoder.js';
 
@@ -104,8 +104,18 @@ function scored(model: DecoderModel): { runner: ModelRunner; names: ReturnType<t
   return hit;
 }
 
+/**
+ * The library's entry: generates (or, with targetText, forces) a continuation of the prompt and explains each of
+ * its tokens by the earlier ones. `settings`: the method and its options, as the CLI takes them ({ method: 'saliency' },
+ * { steps: '100' }); default layer-ig with 50 Gauss–Legendre steps.
+ */
+export function explainGeneration(model: DecoderModel, prompt: string, options: Omit<GenerateOptions, 'prompt'> & { settings?: SettingValues } = {}): Promise<GenerationExplanation> {
+  const { settings, ...rest } = options;
+  return generateAndExplain(model, { ...rest, prompt }, settings ? parseSettings(settings) : DEFAULT_SETTINGS);
+}
+
 /** Generates (or forces) a continuation and explains each of its tokens by the earlier ones. */
-export async function explainGeneration(model: DecoderModel, options: GenerateOptions, settings: ExplainSettings): Promise<GenerationExplanation> {
+export async function generateAndExplain(model: DecoderModel, options: GenerateOptions, settings: ExplainSettings): Promise<GenerationExplanation> {
   if (typeof options.prompt !== 'string' || options.prompt.trim() === '') fail('the prompt is empty');
   const spec = methodSpec(settings.method);
   if (spec.kind !== 'gradient') fail(`explain generate runs the gradient methods (layer-ig, ig, saliency, input-x-gradient, smoothgrad, gradient-shap, attnlrp, cp-lrp), not ${settings.method}`);

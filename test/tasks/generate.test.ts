@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { loadDecoder } from '../../src/io/folder.js';
-import { explainGeneration, greedy } from '../../src/tasks/generate.js';
+import { generateAndExplain, greedy } from '../../src/tasks/generate.js';
 import { parseSettings } from '../../src/attr/registry.js';
 import { fixture, readJson } from '../helpers.js';
 
@@ -39,7 +39,7 @@ for (const folder of FOLDERS) {
     assert.deepEqual(await greedy(model, enc.ids, ref.max_new_tokens), ref.greedy);
     assert.deepEqual(await greedy({ ...model, cached: undefined }, enc.ids, ref.max_new_tokens), ref.greedy);
     for (const [method, key] of [['layer-ig', 'layer_ig'], ['saliency', 'saliency'], ['input-x-gradient', 'input_x_gradient']] as const) {
-      const e = await explainGeneration(model, { prompt: ref.prompt, maxNewTokens: ref.max_new_tokens, baseline: 'eos' }, parseSettings({ method }));
+      const e = await generateAndExplain(model, { prompt: ref.prompt, maxNewTokens: ref.max_new_tokens, baseline: 'eos' }, parseSettings({ method }));
       assert.deepEqual(e.generated.map((g) => g.id), ref.greedy);
       assert.equal(e.prompt_length, ref.prompt_ids.length);
       e.attributions.forEach((a, t) => {
@@ -58,7 +58,7 @@ for (const folder of FOLDERS) {
     const s0 = ref.steps[0]!;
     for (const [fn, want] of [['logit', s0.logit], ['prob', s0.prob]] as const) {
       if (want === undefined) continue;
-      const e = await explainGeneration(model, { prompt: ref.prompt, maxNewTokens: 1, targetFn: fn, baseline: 'eos' }, parseSettings({ method: 'saliency' }));
+      const e = await generateAndExplain(model, { prompt: ref.prompt, maxNewTokens: 1, targetFn: fn, baseline: 'eos' }, parseSettings({ method: 'saliency' }));
       assert.ok(Math.abs(e.attributions[0]!.f_x! - want) <= 1e-4 * Math.max(1, Math.abs(want)), `${fn}: ${e.attributions[0]!.f_x} vs ${want}`);
     }
   });
@@ -70,8 +70,8 @@ test('both layouts give the same attributions: the cached graph with an empty pa
     const model = await loadDecoder(fixture('decoders', folder));
     const cachedOnly = { ...model, attribution: model.cached!, embeddingsOutput: ref.embeddings_output[model.files.cached!]! };
     const settings = parseSettings({ method: 'layer-ig', steps: '16' });
-    const a = await explainGeneration(model, { prompt: ref.prompt, maxNewTokens: 3, baseline: 'eos' }, settings);
-    const b = await explainGeneration(cachedOnly, { prompt: ref.prompt, maxNewTokens: 3, baseline: 'eos' }, settings);
+    const a = await generateAndExplain(model, { prompt: ref.prompt, maxNewTokens: 3, baseline: 'eos' }, settings);
+    const b = await generateAndExplain(cachedOnly, { prompt: ref.prompt, maxNewTokens: 3, baseline: 'eos' }, settings);
     a.attributions.forEach((x, t) => within(b.attributions[t]!.per_token, x.per_token, 1e-5, `${folder} step ${t}, model.onnx vs decoder_model.onnx`));
   }
 });
@@ -81,8 +81,8 @@ test('causality: a step\'s attributions do not change when later tokens change (
   const ref = readJson<Ref>(fixture('decoders', folder, 'reference.json'));
   const model = await loadDecoder(fixture('decoders', folder));
   const settings = parseSettings({ method: 'layer-ig', steps: '16' });
-  const a = await explainGeneration(model, { prompt: ref.prompt, targetText: ' the little dog ran', baseline: 'eos' }, settings);
-  const b = await explainGeneration(model, { prompt: ref.prompt, targetText: ' the little cat sat', baseline: 'eos' }, settings);
+  const a = await generateAndExplain(model, { prompt: ref.prompt, targetText: ' the little dog ran', baseline: 'eos' }, settings);
+  const b = await generateAndExplain(model, { prompt: ref.prompt, targetText: ' the little cat sat', baseline: 'eos' }, settings);
   const same = a.generated.findIndex((g, i) => g.id !== b.generated[i]?.id);
   assert.ok(same >= 2, 'the two continuations share a prefix');
   // Steps before the first differing token have the same targets and earlier tokens; everything after differs.
@@ -95,9 +95,9 @@ test('contrastive targets: logprob(target) − logprob(contrast) is the differen
   const ref = readJson<Ref>(fixture('decoders', folder, 'reference.json'));
   const model = await loadDecoder(fixture('decoders', folder));
   const settings = parseSettings({ method: 'saliency' });
-  const target = await explainGeneration(model, { prompt: ref.prompt, targetText: ' the dog' }, settings);
-  const contrast = await explainGeneration(model, { prompt: ref.prompt, targetText: ' the cat' }, settings);
-  const both = await explainGeneration(model, { prompt: ref.prompt, targetText: ' the dog', contrastText: ' the cat' }, settings);
+  const target = await generateAndExplain(model, { prompt: ref.prompt, targetText: ' the dog' }, settings);
+  const contrast = await generateAndExplain(model, { prompt: ref.prompt, targetText: ' the cat' }, settings);
+  const both = await generateAndExplain(model, { prompt: ref.prompt, targetText: ' the dog', contrastText: ' the cat' }, settings);
   // Step 0: both continuations follow the same prompt.
   const [a0, t0, c0] = [both.attributions[0]!, target.attributions[0]!, contrast.attributions[0]!];
   assert.ok(Math.abs(a0.f_x! - (t0.f_x! - c0.f_x!)) < 1e-4, `${a0.f_x} vs ${t0.f_x} − ${c0.f_x}`);

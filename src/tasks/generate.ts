@@ -8,6 +8,8 @@ import { ModelRunner } from '../attr/runner.js';
 import { DEFAULT_SETTINGS, methodSpec, parseSettings, type ExplainSettings, type SettingValues } from '../attr/registry.js';
 import { withTokenScores } from '../graph/outputs.js';
 import { decoderFeeds, type DecoderGraph, type DecoderModel } from '../models/decoder.js';
+import { convergenceWarnings } from './common.js';
+import type { TargetAttribution } from './attribute.js';
 
 export const TARGET_FNS = ['logprob', 'prob', 'logit'] as const;
 export type TargetFn = (typeof TARGET_FNS)[number];
@@ -162,6 +164,7 @@ export async function generateAndExplain(model: DecoderModel, options: GenerateO
   const tokens = [...promptTokens, ...generated.map((id) => tok.idToToken(id) ?? String(id))];
   const baselineKind = steps.baseline;
   const attributions = steps.attributions.map((a, t) => ({ ...a, target: tokens[P + t]! }));
+  warnings.push(...convergenceWarnings(attributions.map((a) => ({ ...a, target: `step ${a.step} (${a.target})` })) as unknown as TargetAttribution[]));
   return {
     task: 'generate', model: model.name, tokens, input_ids: [...promptIds, ...generated], prompt_length: P,
     generated: generated.map((id, t) => ({ token: tokens[P + t]!, id, position: P + t })),

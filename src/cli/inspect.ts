@@ -9,6 +9,7 @@ import { inferShapes, elemTypeName } from '../graph/shapes.js';
 import type { Shape } from '../graph/dims.js';
 import { RULES, NON_DIFFERENTIABLE } from '../autodiff/rules.js';
 import { overriddenOps } from '../autodiff/lrp.js';
+import { DECODER_TYPES, findDecoderEmbeddings } from '../models/decoder.js';
 import { findFusions } from '../autodiff/patterns.js';
 import { findEmbeddingsOutput, findWordEmbeddings } from '../models/embeddings.js';
 import { validateConfig } from '../models/config.js';
@@ -95,7 +96,12 @@ function lrpSites(graph: Graph, shapes: ReturnType<typeof inferShapes>): Record<
   return out;
 }
 
-export function summarize(model: ModelProto, tensorFilter: TensorFilter = {}): ModelSummary {
+/** A decoder LM graph: a logits output and a cache (past_key_values inputs), or a decoder model_type. */
+const isDecoder = (graph: Graph, modelType?: string | null): boolean =>
+  (modelType !== undefined && modelType !== null && (DECODER_TYPES as readonly string[]).includes(modelType))
+  || (graph.outputNames().includes('logits') && graph.inputNames().some((n) => n.startsWith('past_key_values.')));
+
+export function summarize(model: ModelProto, tensorFilter: TensorFilter = {}, modelType?: string | null): ModelSummary {
   const graph = new Graph(model);
   const shapes = inferShapes(graph);
   const describe = (name: string): ValueSummary => ({ name, type: elemTypeName(shapes.get(name)?.type).toLowerCase(), shape: shapes.get(name)?.shape ?? null });
@@ -121,7 +127,8 @@ export function summarize(model: ModelProto, tensorFilter: TensorFilter = {}): M
     lrpOverrides,
     initializers: graph.initializers.size,
     parameters,
-    embeddingsOutput: notFoundAsNull(() => findEmbeddingsOutput(graph)),
+    // Decoders: the tensor fed to the first block (what explain generate attributes to).
+    embeddingsOutput: notFoundAsNull(() => (isDecoder(graph, modelType) ? findDecoderEmbeddings(graph) : findEmbeddingsOutput(graph))),
     wordEmbeddings: notFoundAsNull(() => findWordEmbeddings(graph)),
     tensorCount: tensors.length,
     tensors: filterTensors(tensors, tensorFilter),
@@ -142,7 +149,7 @@ export function filterTensors(tensors: TensorSummary[], { filter, op }: TensorFi
 }
 
 /** Where a model folder keeps its fp32 graph (as the loader looks: models/load.ts). */
-const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];
+const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx', 'onnx/decoder_model.onnx', 'onnx/decoder_model_merged.onnx'];
 
 /** Reads a model folder (transformers.js layout): its fp32 ONNX graph, config.json and whether it has tokenizer.json. */
 export async function readFolder(dir: string): Promise<{ model: ModelProto; folder: FolderSummary }> {
@@ -176,7 +183,7 @@ export async function inspectPath(path: string, tensorFilter: TensorFilter = {})
   if (!existsSync(path)) fail(`${path}: no such file or folder (gradlens inspect takes an .onnx file or a model folder)`);
   if (statSync(path).isDirectory()) {
     const { model, folder } = await readFolder(path);
-    return { ...summarize(model, tensorFilter), folder };
+    return { ...summarize(model, tensorFilter, folder.modelType), folder };
   }
   return summarize(readModelFile(path), tensorFilter);
 }

@@ -47,6 +47,13 @@ test('explain generate: the JSON schema, text, HTML heatmap and SVG', async () =
   assert.equal(forced.text, ' sat on');
 });
 
+test('gradlens inspect on a decoder names the tensor fed to the first block', async () => {
+  const r = await runCli(['inspect', LLAMA]);
+  assert.match(r.stdout, /^embeddings output: \/model\/embed_tokens\/Gather_output_0$/m);
+  const g = await runCli(['inspect', join(GPT2, 'onnx', 'model.onnx')]);
+  assert.match(g.stdout, /^embeddings output: \/transformer\/Add_1_output_0$/m);
+});
+
 test('explain generate: bad input is one clear line', async () => {
   assertOneLineError(await runCli(['explain', 'generate', '--model', fixture('models', 'bert-ner'), '--prompt', 'hi']), /is an encoder \(model_type bert\): explain generate needs a decoder/);
   assertOneLineError(await runCli(['explain', 'generate', '--model', GPT2, '--prompt', '  ']), /the prompt is empty/);

@@ -28,12 +28,13 @@ from scratch without dropout on CPU (one torch thread), then exported with that 
 end-to-end tests and demos, not a real language model.
 
 Deterministic: fixed seeds, batch i made from its own seeded RNG, one torch thread and
-torch.use_deterministic_algorithms; a rerun on the same machine writes the same bytes (checked:
-the digest printed at the end). The script checks the results and exits non-zero if a check
-fails: greedy continuations of every fact prompt (>= MIN_FACT_ACCURACY exact), the demo prompts
-(EXAMPLES), and unless --no-verify scripts/demo/verify_demo_decoder.mjs (@huggingface/tokenizers
-ids = the Python encoder's; onnxruntime-node logits of both layouts = PyTorch's, 1e-4 relative;
-greedy decoding through onnx/model.onnx with the cache = PyTorch's).
+torch.use_deterministic_algorithms; a rerun on the same machine writes the same bytes (the script
+prints the sha256 of the files it wrote; two full runs gave the same). The script checks the
+results and exits non-zero if a check fails: greedy continuations of every fact prompt
+(>= MIN_FACT_ACCURACY exact), the demo prompts (EXAMPLES), and unless --no-verify
+scripts/demo/verify_demo_decoder.mjs (@huggingface/tokenizers ids = the Python encoder's;
+onnxruntime-node logits of both layouts = PyTorch's, 1e-4 relative; greedy decoding through
+onnx/model.onnx with the cache = PyTorch's).
 """
 
 import argparse
@@ -51,7 +52,6 @@ import sys
 import tempfile
 import time
 
-import onnx
 import torch
 from torch import nn
 
@@ -264,6 +264,42 @@ def document(rng):
         _, prompt, answer = FACTS[rng.randrange(len(FACTS))]
         return prompt + answer
     return story(rng) if u < P_FACT + P_STORY else counting(rng)
+
+
+def document_distribution():
+    """{document text: probability} of document(), enumerated exactly."""
+    dist = {}
+
+    def add(text, p):
+        dist[text] = dist.get(text, 0.0) + p
+
+    for _, prompt, answer in FACTS:
+        add(prompt + answer, P_FACT / len(FACTS))
+    p_animal_adj = P_STORY / (len(ACTIONS) * len(ADJECTIVES))
+    for animal in sorted(ACTIONS):
+        action = ACTIONS[animal]
+        for adj in ADJECTIVES:
+            for opener in OPENERS:
+                add(cap(f"{opener}the {adj} {animal} {action}."), p_animal_adj * 0.4 / len(OPENERS))
+            for name in NAMES:
+                add(f"Once upon a time, there was {article(adj)} {adj} {animal} named {name}. "
+                    f"Every day, {name} {action}. {name} was very happy.", p_animal_adj * 0.4 / len(NAMES))
+                add(f"{name} had {article(adj)} {adj} {animal}. The {animal} {action}.",
+                    p_animal_adj * 0.2 / len(NAMES))
+    starts = len(NUMBERS) - COUNT_LEN + 1
+    for start in range(starts):
+        add("Count with me: " + ", ".join(NUMBERS[start:start + COUNT_LEN]) + ".", (1 - P_FACT - P_STORY) / starts)
+    return dist
+
+
+def entropy_floor(enc):
+    """Entropy of the document stream per token (nats): H(document) / E[tokens + eos]. No model can
+    have a lower expected loss on long rows (the first token of a row, which has no loss, makes
+    the loss of a 128-token row a little lower)."""
+    dist = document_distribution()
+    assert abs(sum(dist.values()) - 1) < 1e-9
+    h = -sum(p * math.log(p) for p in dist.values())
+    return h / sum(p * (len(enc(t)) + 1) for t, p in dist.items()), len(dist)
 
 
 def tokenizer_corpus():
@@ -490,8 +526,10 @@ def main():
     secs, losses = train(lm, enc, eos, args, log)
     final = sum(losses[-100:]) / len(losses[-100:])
     ev = eval_loss(lm, enc, eos, args.seed, 64)
+    floor, n_docs = entropy_floor(enc)
     log(f"trained in {secs:.0f}s; training loss (mean of the last 100 steps) {final:.4f}, "
-        f"loss on 64 fresh rows {ev:.4f}")
+        f"loss on 64 fresh rows {ev:.4f}; entropy of the synthetic text {floor:.4f} nats per token "
+        f"({n_docs} distinct documents)")
 
     acc, per_cat, _ = eval_facts(lm, tok, enc, log)
     if acc < MIN_FACT_ACCURACY:
@@ -590,6 +628,7 @@ def main():
     log(json.dumps({"vocab_size": V, "parameters": n_params, "steps": args.steps, "batch_size": args.batch_size,
                     "lr": args.lr, "threads": args.threads, "train_seconds": round(secs, 1),
                     "train_loss_last100": round(final, 4), "eval_loss": round(ev, 4),
+                    "entropy_floor": round(floor, 4), "distinct_documents": n_docs,
                     "fact_accuracy": round(acc, 4), "fact_accuracy_by_category": per_cat,
                     "bytes": total, "onnx_bytes": {k: v["bytes"] for k, v in files.items()}}))
     if failures:

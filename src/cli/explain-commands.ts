@@ -312,21 +312,23 @@ function registerGenerate(explain: Command): void {
   const int = (flag: string, min: number, max: number) => (v: string) => parseIntIn(v, flag, min, max);
   addCommonOptions(explain.command('generate')
     .description('generation with a decoder LM (GPT-2, Llama family): each generated token explained by the prompt and the tokens before it')
-    .requiredOption('-p, --prompt <text>', 'the prompt; @file reads a file, @- stdin, @@… is a literal "@…"')
+    .requiredOption('-p, --prompt <text>', 'the prompt; @file reads a file, @- stdin, @@… is a literal "@…" (without --model: the embedded demo decoder, trained on synthetic facts and stories)')
     .option('--max-new-tokens <n>', `tokens to generate greedily, 1–${MAX_NEW_TOKENS_LIMIT} (generation stops after eos) (default: ${DEFAULT_MAX_NEW_TOKENS})`, int('--max-new-tokens', 1, MAX_NEW_TOKENS_LIMIT))
     .option('--target-text <text>', 'explain this continuation (forced decoding) instead of generating one')
     .addOption(new Option('--target-fn <fn>', 'what each step explains: the log-probability of the generated token (Captum\'s LLM attribution), its probability, or its logit').choices([...TARGET_FNS]).default('logprob', 'logprob'))
     .option('--contrast-text <text>', 'contrastive: explain logprob(target) − logprob(this text\'s token at each step) (Yin & Neubig 2022)'), 'generate')
     .addHelpText('after', `
 Examples:
+  $ gradlens explain generate --prompt "The capital of France is"
   $ gradlens explain generate --model ./my-gpt2 --prompt "The capital of France is" --max-new-tokens 5
   $ gradlens explain generate --model ./my-llama -p "Ada Lovelace was" --target-text " a mathematician" --method saliency --format html -o gen.html`)
     .action(async (options: CommonCliOptions & { prompt: string; maxNewTokens?: number; targetText?: string; targetFn: TargetFn; contrastText?: string }) => {
       const o = await resolveTextArgs(options, ['prompt', 'targetText', 'contrastText']);
       if (o.baseline !== undefined && !(GENERATE_BASELINES as readonly string[]).includes(o.baseline)) fail(`--baseline for generate is one of ${GENERATE_BASELINES.join(', ')}, got ${o.baseline}`);
       const settings = settingsFrom({ ...o, baseline: o.baseline === 'eos' ? 'pad' : o.baseline });
-      if (o.model === undefined) fail('explain generate needs --model (a decoder folder: config.json, tokenizer.json, onnx/decoder_model.onnx or onnx/model.onnx)');
-      const model = await loadDecoder(o.model, { offline: o.offline, layer: o.layer });
+      // Without --model: the embedded demo decoder (demo-sized, trained on synthetic text).
+      const model = await loadDecoder(o.model ?? DEMO_MODELS.generate, { offline: o.offline, layer: o.layer });
+      if (o.model === undefined) model.name = 'demo/generate (embedded demo model)';
       const result = await generateAndExplain(model, {
         prompt: o.prompt, ...(o.maxNewTokens !== undefined ? { maxNewTokens: o.maxNewTokens } : {}),
         ...(o.targetText !== undefined ? { targetText: o.targetText } : {}), targetFn: o.targetFn,

@@ -60,4 +60,5 @@ export async function loadDecoder(spec: string, options: HubOptions & { layer?: 
 export const DEMO_MODELS = {
   qa: fileURLToPath(new URL('../../../demo/qa', import.meta.url)),
   sentiment: fileURLToPath(new URL('../../../demo/sentiment', import.meta.url)),
+  generate: fileURLToPath(new URL('../../../demo/generate', import.meta.url)),
 } as const;

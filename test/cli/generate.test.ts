@@ -62,7 +62,12 @@ test('explain generate: bad input is one clear line', async () => {
   assertOneLineError(await runCli(['explain', 'generate', '--model', GPT2, '--prompt', 'hi', '--method', 'occlusion']), /explain generate runs the gradient methods/);
   assertOneLineError(await runCli(['explain', 'generate', '--model', GPT2, '--prompt', 'hi', '--baseline', 'mask']), /--baseline for generate is one of pad, eos, zero/);
   assertOneLineError(await runCli(['explain', 'generate', '--model', GPT2, '--prompt', 'hi', '--baseline', 'pad']), /the model has no pad token; use --baseline eos or zero/);
-  assertOneLineError(await runCli(['explain', 'generate', '--prompt', 'hi']), /explain generate needs --model/);
+  // Without --model: the embedded demo decoder completes its synthetic facts.
+  const demo = await runCli(['explain', 'generate', '--prompt', 'The capital of France is', '--method', 'saliency', '--format', 'json']);
+  assert.equal(demo.code, 0, demo.stderr);
+  const d = JSON.parse(demo.stdout);
+  assert.equal(d.model, 'demo/generate (embedded demo model)');
+  assert.match(d.text, /^ Paris/);
   const dir = mkdtempSync(join(tmpdir(), 'gradlens-gen-'));
   cpSync(GPT2, join(dir, 'm'), { recursive: true });
   rmSync(join(dir, 'm', 'onnx'), { recursive: true });

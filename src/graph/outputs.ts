@@ -97,3 +97,25 @@ export function withTokenScores(model: ModelProto, logits: string): { model: Mod
     ...names,
   };
 }
+
+/** A copy of the model with only the given outputs and the nodes they need (dead branches removed). */
+export function onlyOutputs(model: ModelProto, outputs: readonly string[]): ModelProto {
+  const graph = new Graph(model);
+  const needed = new Set(outputs);
+  const keep: onnx.INodeProto[] = [];
+  for (const node of [...graph.nodes].reverse()) {
+    if (!(node.output ?? []).some((o) => needed.has(o))) continue;
+    keep.push(node);
+    for (const i of node.input ?? []) if (i) needed.add(i);
+  }
+  keep.reverse();
+  const proto = graph.proto;
+  return onnx.ModelProto.create({
+    ...model,
+    graph: onnx.GraphProto.create({
+      ...proto, node: keep, output: proto.output.filter((o) => outputs.includes(o.name!)),
+      input: proto.input.filter((i) => needed.has(i.name!)), initializer: proto.initializer.filter((t) => needed.has(t.name!)),
+      valueInfo: (proto.valueInfo ?? []).filter((v) => needed.has(v.name!)),
+    }),
+  });
+}

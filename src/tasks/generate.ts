@@ -6,7 +6,7 @@ import { fail } from '../errors.js';
 import { tensor, type HostTensor } from '../runtime/session.js';
 import { ModelRunner } from '../attr/runner.js';
 import { DEFAULT_SETTINGS, methodSpec, parseSettings, type ExplainSettings, type SettingValues } from '../attr/registry.js';
-import { withTokenScores } from '../graph/outputs.js';
+import { onlyOutputs, withTokenScores } from '../graph/outputs.js';
 import { decoderFeeds, type DecoderGraph, type DecoderModel } from '../models/decoder.js';
 import { convergenceWarnings } from './common.js';
 import type { TargetAttribution } from './attribute.js';
@@ -60,6 +60,8 @@ export interface GenerationExplanation {
 }
 
 export const DEFAULT_MAX_NEW_TOKENS = 20;
+/** Steps per backward graph (see attributeSteps); GRADLENS_STEP_GROUP overrides it for benchmarks. */
+const STEP_GROUP = Math.max(1, Number((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['GRADLENS_STEP_GROUP']) || 4);
 export const MAX_NEW_TOKENS_LIMIT = 4096;
 
 const argmax = (t: HostTensor, offset: number, width: number): number => {
@@ -93,17 +95,29 @@ export async function greedy(model: DecoderModel, prompt: readonly number[], max
   return out;
 }
 
-const scoreModels = new WeakMap<DecoderModel, { runner: ModelRunner; names: ReturnType<typeof withTokenScores> }>();
+/** The score outputs' names (the graph is built on first use). */
+const scoredNames = (model: DecoderModel) => scored(model, ['logits']).names;
 
-/** The attribution graph with log-probabilities, probabilities and the contrastive score as outputs (built once). */
-function scored(model: DecoderModel): { runner: ModelRunner; names: ReturnType<typeof withTokenScores> } {
+const scoreModels = new WeakMap<DecoderModel, { names: ReturnType<typeof withTokenScores>; runners: Map<string, ModelRunner> }>();
+
+/**
+ * The attribution graph with log-probabilities, probabilities and the contrastive score, and with only the outputs
+ * a run explains (so that the tail after the last attention runs at the targets' positions only: graph/rows.ts).
+ * Built once per model and set of outputs.
+ */
+function scored(model: DecoderModel, outputs: readonly string[]): { runner: ModelRunner; names: ReturnType<typeof withTokenScores> } {
   let hit = scoreModels.get(model);
   if (!hit) {
-    const names = withTokenScores(model.attribution.onnx, 'logits');
-    hit = { runner: new ModelRunner(names.model, model.attribution.runner.options, [model.embeddingsOutput]), names };
+    hit = { names: withTokenScores(model.attribution.onnx, 'logits'), runners: new Map() };
     scoreModels.set(model, hit);
   }
-  return hit;
+  const key = [...outputs].sort().join('|');
+  let runner = hit.runners.get(key);
+  if (!runner) {
+    runner = new ModelRunner(onlyOutputs(hit.names.model, outputs), model.attribution.runner.options, [model.embeddingsOutput]);
+    hit.runners.set(key, runner);
+  }
+  return { runner, names: hit.names };
 }
 
 /**
@@ -202,7 +216,7 @@ export async function attributeSteps(model: DecoderModel, inputs: StepInputs, se
   // Every step's target is at a position < P + N − 1: the last generated token is never an input.
   const seqIds = [...promptIds, ...generated.slice(0, N - 1)];
   const L = seqIds.length;
-  const { runner, names } = scored(model);
+  const names = scoredNames(model);
   const baselineKind: GenerateBaseline = inputs.baseline ?? (tok.hasPad || model.padId !== undefined ? 'pad' : 'eos');
   if (!(GENERATE_BASELINES as readonly string[]).includes(baselineKind)) fail(`--baseline for generate is one of ${GENERATE_BASELINES.join(', ')}, got ${String(baselineKind).slice(0, 40)}`);
   const baselineId = baselineKind === 'pad' ? (model.padId ?? (tok.hasPad ? tok.padId : fail('the model has no pad token; use --baseline eos or zero')))
@@ -219,13 +233,24 @@ export async function attributeSteps(model: DecoderModel, inputs: StepInputs, se
     const output = contrasted ? names.contrast : targetFn === 'logprob' ? names.logprobs : targetFn === 'prob' ? names.probs : 'logits';
     return { output, target: [P + t - 1, y] as number[], label: tok.idToToken(y) ?? String(y) };
   });
+  const { runner } = scored(model, [...new Set(targets.map((t) => t.output))]);
   const layer = model.embeddingsOutput;
   const run = { ...settings, baseline: baselineKind === 'zero' ? 'zero' as const : 'pad' as const };
-  const results = await spec.attribute({
-    runner, layer, feeds, targets, internalBatchSize: settings.internalBatchSize ?? Math.max(1, Math.round(1536 / L)), settings: run,
-    baselineIds: () => tensor('int64', baselineIds!, [1, L]),
-    baselineKinds: ['pad'], features: new Int32Array(L).fill(-1), perturbationsPerEval: 1,
-  });
+  // Steps go through the backward pass in groups sharing each forward pass: one gradient graph holds a backward
+  // copy per step of a group, and ONNX Runtime's session build grows with it (GPT-2-small size: ~95 s for 20 copies),
+  // so groups have at most STEP_GROUP steps (the last one padded with repeats, so every group uses one session).
+  const group = Math.min(targets.length, STEP_GROUP);
+  const results = [];
+  for (let start = 0; start < targets.length; start += group) {
+    const chunk = targets.slice(start, start + group);
+    while (chunk.length < group) chunk.push(chunk[chunk.length - 1]!);
+    const part = await spec.attribute({
+      runner, layer, feeds, targets: chunk, internalBatchSize: settings.internalBatchSize ?? Math.max(1, Math.round(1536 / L)), settings: run,
+      baselineIds: () => tensor('int64', baselineIds!, [1, L]),
+      baselineKinds: ['pad'], features: new Int32Array(L).fill(-1), perturbationsPerEval: 1,
+    });
+    results.push(...part.slice(0, Math.min(group, targets.length - start)));
+  }
   // Every step's F(x), from one forward pass (not every method reports it).
   const scores = await runner.forward(feeds);
   const fAt = (t: number): number => {

@@ -11,17 +11,11 @@ import { tensor } from '../src/runtime/session.js';
 import { ModelRunner } from '../src/attr/runner.js';
 import { LayerIntegratedGradients } from '../src/attr/layer-integrated-gradients.js';
 import { defaultChunk } from '../src/tasks/attribute.js';
-import { BENCH_DIR, benchModel, now, timeIt, ids, peakRssMiB } from './common.js';
+import { BENCH_DIR, benchModel, now, timeIt, peakRssMiB, qaFeeds } from './common.js';
 
 const TARGETS = [{ output: 'start_logits', target: 5, label: 'start' }, { output: 'end_logits', target: 9, label: 'end' }];
 
-function feedsFor(batch: number, tokens: number, seed = 1) {
-  return {
-    input_ids: tensor('int64', ids(batch, tokens, seed), [batch, tokens]),
-    attention_mask: tensor('int64', new Array(batch * tokens).fill(1), [batch, tokens]),
-    token_type_ids: tensor('int64', Array.from({ length: batch * tokens }, (_, i) => (i % tokens > 14 ? 1 : 0)), [batch, tokens]),
-  };
-}
+const feedsFor = qaFeeds;
 const baselineIds = (tokens: number) => tensor('int64', Array.from({ length: tokens }, (_, i) => (i === 0 ? 101 : i === 13 || i === tokens - 1 ? 102 : 0)), [1, tokens]);
 
 /** One configuration, in this process: LayerIG time, the same-batch forward baseline, peak RSS. */

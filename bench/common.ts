@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { tensor } from '../src/runtime/session.js';
 
 export const BENCH_DIR = join(process.cwd(), 'bench', 'models');
 
@@ -49,4 +50,13 @@ export function ids(batch: number, seq: number, seed = 1): number[] {
     }
   }
   return out;
+}
+
+/** QA feeds for the BERT-base-size model: `batch` rows of `tokens` ids (seeded), types 1 after position 14. */
+export function qaFeeds(batch: number, tokens: number, seed = 1) {
+  return {
+    input_ids: tensor('int64', ids(batch, tokens, seed), [batch, tokens]),
+    attention_mask: tensor('int64', new Array(batch * tokens).fill(1), [batch, tokens]),
+    token_type_ids: tensor('int64', Array.from({ length: batch * tokens }, (_, i) => (i % tokens > 14 ? 1 : 0)), [batch, tokens]),
+  };
 }

@@ -15,19 +15,13 @@ import { loadModel, DEMO_MODELS } from '../src/io/folder.js';
 import { evaluate } from '../src/tasks/evaluate.js';
 import type { TaskName } from '../src/tasks/index.js';
 import type { EvalInput } from '../src/tasks/evaluate.js';
-import { benchModel, now, timeIt, ids } from './common.js';
+import { benchModel, now, timeIt, qaFeeds } from './common.js';
 import { cliModelFolder } from './attr.js';
 
 const SEQ = 128;
 const TARGETS = [{ output: 'start_logits', target: 5 }, { output: 'end_logits', target: 9 }];
 
-function feeds(seed: number) {
-  return {
-    input_ids: tensor('int64', ids(1, SEQ, seed), [1, SEQ]),
-    attention_mask: tensor('int64', new Array(SEQ).fill(1), [1, SEQ]),
-    token_type_ids: tensor('int64', Array.from({ length: SEQ }, (_, i) => (i > 14 ? 1 : 0)), [1, SEQ]),
-  };
-}
+const feeds = (seed: number) => qaFeeds(1, SEQ, seed);
 
 export async function benchLrp(): Promise<void> {
   const m = benchModel();

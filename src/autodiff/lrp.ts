@@ -13,10 +13,8 @@
  * CP-LRP: the same, except that no relevance flows through the attention scores (Q and K are constants there) and
  * P·V is not halved (V gets its full gradient).
  */
-import { attrFloat, attrInt } from '../onnx/attributes.js';
 import type { NodeProto } from '../onnx/proto.js';
-import { normalizeAxis } from '../graph/dims.js';
-import { RULES } from './rules.js';
+import { RULES, layerNormParts } from './rules.js';
 import type { InputGrad, Rule, RuleContext } from './rule.js';
 
 export const RULE_SETS = ['gradient', 'attnlrp', 'cp-lrp'] as const;
@@ -40,17 +38,9 @@ const identityRule: Rule = {
 const detachedLayerNorm: Rule = {
   diff: [0],
   vjp: (c) => {
-    const b = c.b;
-    const x = c.x(0);
-    const rank = c.rank(x);
-    const axis = normalizeAxis(attrInt(c.node, 'axis', -1), rank);
-    const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
-    const eps = attrFloat(c.node, 'epsilon', 1e-5);
-    const centered = b.op('Sub', [x, b.reduce('ReduceMean', x, axes, true)]);
-    const variance = b.reduce('ReduceMean', mul(c, centered, centered), axes, true);
-    const r = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, c.scalar(eps)])])]);
+    const { axes, r } = layerNormParts(c);
     const gh = mul(c, c.g(0)!, c.x(1));
-    return [mul(c, r, b.op('Sub', [gh, b.reduce('ReduceMean', gh, axes, true)]))];
+    return [mul(c, r, c.b.op('Sub', [gh, c.b.reduce('ReduceMean', gh, axes, true)]))];
   },
 };
 

@@ -47,6 +47,20 @@ function scatterAdd(c: RuleContext, g: string, data: string, indices: string, ax
   return identity(dataPerm) ? out : b.op('Transpose', [out], { perm: inverse });
 }
 
+/** A LayerNorm node's normalised axes, x − mean(x) and 1/√(var(x) + ε), in the backward graph (lrp.ts reuses them). */
+export function layerNormParts(c: RuleContext): { axes: number[]; centered: string; r: string } {
+  const b = c.b;
+  const x = c.x(0);
+  const rank = c.rank(x);
+  const axis = normalizeAxis(attrInt(c.node, 'axis', -1), rank);
+  const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+  const eps = attrFloat(c.node, 'epsilon', 1e-5);
+  const centered = b.op('Sub', [x, b.reduce('ReduceMean', x, axes, true)]);
+  const variance = b.reduce('ReduceMean', mul(c, centered, centered), axes, true);
+  const r = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, c.scalar(eps)])])]);
+  return { axes, centered, r };
+}
+
 /** Gradient of Min/Max: g flows to the inputs equal to the result, split evenly between ties. */
 const minMax: Rule = {
   diff: 'all',
@@ -281,15 +295,8 @@ export const RULES: Record<string, Rule> = {
   LayerNormalization: {
     diff: [0],
     vjp: (c) => {
+      const { axes, centered, r } = layerNormParts(c);
       const b = c.b;
-      const x = c.x(0);
-      const rank = c.rank(x);
-      const axis = normalizeAxis(attrInt(c.node, 'axis', -1), rank);
-      const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
-      const eps = attrFloat(c.node, 'epsilon', 1e-5);
-      const centered = b.op('Sub', [x, b.reduce('ReduceMean', x, axes, true)]);
-      const variance = b.reduce('ReduceMean', mul(c, centered, centered), axes, true);
-      const r = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, c.scalar(eps)])])]);
       const xhat = mul(c, centered, r);
       const gh = mul(c, c.g(0)!, c.x(1));
       const inner = b.op('Sub', [b.op('Sub', [gh, b.reduce('ReduceMean', gh, axes, true)]), mul(c, xhat, b.reduce('ReduceMean', mul(c, gh, xhat), axes, true))]);

@@ -81,7 +81,8 @@ ${heatmapTable(e)}
 export function renderGenerationSvg(e: GenerationExplanation): string {
   const cell = 18, left = 120, top = 80;
   const rowsCount = e.prompt_length + e.attributions.length - 1;
-  const width = left + e.attributions.length * cell + 20, height = top + rowsCount * cell + 20;
+  // Room on the right for the last column's label, drawn rotated up and to the right.
+  const width = left + e.attributions.length * cell + 100, height = top + rowsCount * cell + 20;
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="11">`];
   e.attributions.forEach((a, c) => parts.push(`<text transform="translate(${left + c * cell + 12},${top - 4}) rotate(-60)">${esc(escapeControls(displayToken(a.target)))}</text>`));
   e.tokens.slice(0, rowsCount).forEach((t, r) => {

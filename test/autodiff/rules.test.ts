@@ -10,6 +10,10 @@ import type { ModelProto } from '../../src/onnx/proto.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
 import { buildModel, opModel, DT, INT64_MAX, INT64_MIN, type ModelConst, type ModelInput, type ModelOutput } from './op-model.js';
 import { rng, relError } from '../helpers.js';
+import { c, x, xg, xt, xs, ints, int, floats, scalar, bools, fed, none, normal, pos, away, nonzero, type Case, type ConstIn, type FedIn, type FloatType, type Gen, type Kind } from './rule-dsl.js';
+import { CONVOLUTION_CASES } from './cases/convolution.js';
+import { ACTIVATION_CASES } from './cases/activations.js';
+import { SHAPE_CASES } from './cases/shape.js';
 
 /*
  * Table-driven checks of every gradient rule in RULES, on one-node models:
@@ -32,78 +36,11 @@ const PRECISION = {
 } as const;
 const FD_MAX_ELEMENTS = 64;
 
-type FloatType = 'float32' | 'float64';
-type Rand = ReturnType<typeof rng>;
-type Gen = (r: Rand) => number;
-
-const normal: Gen = (r) => r.normal();
-/** Positive values in [0.5, 2): logs, square roots, bases of non-constant exponents. */
-const pos: Gen = (r) => 0.5 + 1.5 * r.uniform();
-/** Normal values at least 0.1 away from the given kinks (Relu, Abs, Clip bounds). */
-const away = (...kinks: number[]): Gen => (r) => {
-  for (;;) {
-    const v = r.normal();
-    if (kinks.every((k) => Math.abs(v - k) > 0.1)) return v;
-  }
-};
-const nonzero = away(0);
-
-/** 'float' follows the case's float type (float64, or float32 as fallback). */
-type Kind = 'float' | FloatType | 'int64' | 'int32' | 'bool';
-
-interface DiffIn {
-  kind: 'diff';
-  shape: number[];
-  gen: Gen;
-  type: 'float' | FloatType;
-  /** Axes that get a dim_param in the symbolic variant (default: all). */
-  sym?: number[];
-}
-interface ConstIn {
-  kind: 'const';
-  shape: number[];
-  values: number[];
-  type: Kind;
-}
-/** A non-differentiable graph input (fed at run time, so its contents are unknown to the rules). */
-interface FedIn {
-  kind: 'fed';
-  shape: number[];
-  values: number[];
-  type: Kind;
-}
-type In = DiffIn | ConstIn | FedIn | null;
-
-const x = (...shape: number[]): DiffIn => ({ kind: 'diff', shape, gen: normal, type: 'float' });
-const xg = (gen: Gen, ...shape: number[]): DiffIn => ({ kind: 'diff', shape, gen, type: 'float' });
-const xt = (type: FloatType, ...shape: number[]): DiffIn => ({ kind: 'diff', shape, gen: normal, type });
-/** A differentiable input whose symbolic variant makes only `sym` axes symbolic. */
-const xs = (sym: number[], ...shape: number[]): DiffIn => ({ kind: 'diff', shape, gen: normal, type: 'float', sym });
-const ints = (values: number[], shape = [values.length]): ConstIn => ({ kind: 'const', shape, values, type: 'int64' });
-const int = (v: number, type: 'int64' | 'int32' = 'int64'): ConstIn => ({ kind: 'const', shape: [], values: [v], type });
-const floats = (values: number[], shape = [values.length]): ConstIn => ({ kind: 'const', shape, values, type: 'float' });
-const scalar = (v: number): ConstIn => ({ kind: 'const', shape: [], values: [v], type: 'float' });
-const bools = (values: number[], shape = [values.length]): ConstIn => ({ kind: 'const', shape, values, type: 'bool' });
-const fed = (values: number[], shape = [values.length], type: Kind = 'int64'): FedIn => ({ kind: 'fed', shape, values, type });
-const none = null;
-
-interface Case {
-  op: string;
-  opset: number;
-  attrs?: Record<string, AttrValue>;
-  inputs: In[];
-  /** Element types of the outputs; default one float output. */
-  outputs?: Kind[];
-  /** Outputs that get a cotangent; default all float outputs. */
-  of?: number[];
-  note?: string;
-  /** false: no symbolic variant (the rule needs static shapes). */
-  symbolic?: boolean;
-}
-
-const c = (op: string, opset: number, inputs: In[], attrs: Record<string, AttrValue> = {}, extra: Partial<Case> = {}): Case => ({ op, opset, inputs, attrs, ...extra });
 
 const CASES: Case[] = [
+  ...ACTIVATION_CASES,
+  ...SHAPE_CASES,
+  ...CONVOLUTION_CASES,
   // ---- elementwise unary ----
   c('Identity', 11, [x(2, 3)]),
   c('Identity', 13, [x()]),

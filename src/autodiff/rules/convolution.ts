@@ -1,0 +1,5 @@
+import type { Rule } from '../rule.js';
+
+/* Convolution and pooling. */
+
+export const CONVOLUTION: Record<string, Rule> = {};

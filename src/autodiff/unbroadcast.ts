@@ -52,9 +52,16 @@ function unbroadcastPerAxis(b: Builder, grad: string, certain: number[], uncerta
     const xDim = b.dim(x, axis - lead);
     const isOne = b.op('Equal', [xDim, b.ints([1])]);
     const picked = b.op('Where', [isOne, b.reduce('ReduceSum', g, [axis], true), g]);
-    g = b.slice(picked, [0], xDim, [axis]);
+    // The first xDim entries along the axis (Slice takes run-time bounds from opset 10 on; before, Gather 0…xDim−1)
+    g = b.opset >= 10 ? b.slice(picked, [0], xDim, [axis]) : b.op('Gather', [picked, firstIndices(b, xDim)], { axis });
   }
   return lead === 0 ? g : b.squeeze(g, Array.from({ length: lead }, (_, i) => i));
+}
+
+/** 0, 1, …, n − 1 for a run-time n (a 1-D int64 tensor of length 1), without Range (opset 11): NonZero of n ones. */
+function firstIndices(b: Builder, n: string): string {
+  if (b.opset < 9) throw new Error(`cannot reduce a broadcast gradient along an axis of unknown size before opset 9 (opset ${b.opset})`);
+  return b.op('Reshape', [b.op('NonZero', [b.op('ConstantOfShape', [n], { value: oneInt64() })]), b.ints([-1])]);
 }
 
 /** ConstantOfShape's value attribute: a one-element int64 tensor holding 1. */

@@ -118,6 +118,13 @@ function inferNode(node: NodeProto, get: Lookup, opset: number): ValueInfo[] {
     const stat = xs ? xs.map((d, i) => (i < axis ? d : 1)) : null;
     return [{ type, shape: xs }, { type: DT.FLOAT, shape: stat }, { type: DT.FLOAT, shape: stat }];
   }
+  // Normalisations and activations that keep the shape of input 0 (BatchNormalization's statistics outputs: shape [C]).
+  if (op === 'BatchNormalization') {
+    const stat = { type: get(inputs[3])?.type, shape: get(inputs[3])?.shape ?? null };
+    return [{ type, shape: xs }, stat, stat, stat, stat];
+  }
+  // (PRelu broadcasts its slope unidirectionally: the output has x's shape.)
+  if (['InstanceNormalization', 'GroupNormalization', 'LpNormalization', 'Softsign', 'ThresholdedRelu', 'PRelu'].includes(op)) return same();
   if (UNARY_SAME.has(op) || op === 'IsNaN' || op === 'IsInf') return same();
   if (BROADCAST.has(op) || op === 'Where') {
     const shapes = inputs.map((i) => get(i)?.shape ?? null);

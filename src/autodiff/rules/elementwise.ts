@@ -1,5 +1,5 @@
 import { attrFloat, attrString } from '../../onnx/attributes.js';
-import type { InputGrad, Rule } from '../rule.js';
+import type { InputGrad, Rule, RuleContext } from '../rule.js';
 import { mul, unary } from './common.js';
 
 /* Elementwise ops: unary activations and functions, and the broadcasting binary and variadic ops. */
@@ -16,6 +16,10 @@ const minMax: Rule = {
     return masks.map((m, i) => (c.needs(i) ? c.broadcast(mul(c, share, m)) : null));
   },
 };
+
+/** 0 < v < 1: the linear zone of a HardSigmoid output. */
+const openUnit = (c: RuleContext, v: string): string =>
+  c.b.op('And', [c.b.op('Greater', [v, c.scalar(0)]), c.b.op('Less', [v, c.scalar(1)])]);
 
 export const ELEMENTWISE: Record<string, Rule> = {
   Neg: unary((c, g) => c.b.op('Neg', [g])),
@@ -44,6 +48,71 @@ export const ELEMENTWISE: Record<string, Rule> = {
   }),
   // softplus' = σ(x)
   Softplus: unary((c, g) => mul(c, g, c.b.op('Sigmoid', [c.x(0)]))),
+  // y = max(0, min(1, αx + β)): y' = α inside 0 < y < 1, 0 on the flat parts
+  HardSigmoid: unary((c, g) => {
+    const alpha = attrFloat(c.node, 'alpha', 0.2);
+    return c.b.op('Where', [openUnit(c, c.y(0)), mul(c, g, c.scalar(alpha)), c.scalar(0)]);
+  }),
+  // y = x·h(x), h = HardSigmoid(α = 1/6, β = ½): y' = h + x/6 inside 0 < h < 1
+  HardSwish: unary((c, g) => {
+    const b = c.b;
+    const x = c.x(0);
+    const h = b.op('Min', [b.op('Max', [b.op('Add', [mul(c, x, c.scalar(1 / 6)), c.scalar(0.5)]), c.scalar(0)]), c.scalar(1)]);
+    const slope = b.op('Where', [openUnit(c, h), mul(c, x, c.scalar(1 / 6)), c.scalar(0)]);
+    return mul(c, g, b.op('Add', [h, slope]));
+  }),
+  // y = x (x ≥ 0), slope·x (x < 0), slope unidirectionally broadcast to x: x̄ = g or g·slope, slopē = Σ_broadcast g·x on x < 0
+  PRelu: {
+    diff: 'all',
+    vjp: (c) => {
+      const b = c.b;
+      const g = c.g(0)!;
+      const neg = b.op('Less', [c.x(0), c.scalar(0)]);
+      return [
+        c.needs(0) ? b.op('Where', [neg, mul(c, g, c.x(1)), g]) : null,
+        c.needs(1) ? c.broadcast(b.op('Where', [neg, mul(c, g, c.x(0)), c.scalar(0)])) : null,
+      ];
+    },
+  },
+  // y = x (x ≥ 0), α(eˣ − 1) (x < 0): y' = 1, or αeˣ = y + α
+  Elu: unary((c, g) => {
+    const alpha = attrFloat(c.node, 'alpha', 1);
+    const b = c.b;
+    return b.op('Where', [b.op('Less', [c.x(0), c.scalar(0)]), mul(c, g, b.op('Add', [c.y(0), c.scalar(alpha)])), g]);
+  }),
+  // y = γx (x > 0), γα(eˣ − 1) (x ≤ 0): y' = γ, or γαeˣ = y + γα (defaults: the spec's float32 constants)
+  Selu: unary((c, g) => {
+    const alpha = attrFloat(c.node, 'alpha', 1.67326319217681884765625);
+    const gamma = attrFloat(c.node, 'gamma', 1.05070102214813232421875);
+    const b = c.b;
+    const d = b.op('Where', [b.op('Greater', [c.x(0), c.scalar(0)]), c.scalar(gamma), b.op('Add', [c.y(0), c.scalar(gamma * alpha)])]);
+    return mul(c, g, d);
+  }),
+  // y = max(0, x) + min(0, α(e^{x/α} − 1)): y' = 1 (x > 0), e^{x/α} = y/α + 1 (x ≤ 0)
+  Celu: unary((c, g) => {
+    const alpha = attrFloat(c.node, 'alpha', 1);
+    const b = c.b;
+    const d = b.op('Add', [b.op('Div', [c.y(0), c.scalar(alpha)]), c.scalar(1)]);
+    return b.op('Where', [b.op('Greater', [c.x(0), c.scalar(0)]), g, mul(c, g, d)]);
+  }),
+  // y = x/(1 + |x|): y' = 1/(1 + |x|)²
+  Softsign: unary((c, g) => {
+    const d = c.b.op('Add', [c.scalar(1), c.b.op('Abs', [c.x(0)])]);
+    return c.b.op('Div', [g, mul(c, d, d)]);
+  }),
+  // y = x·tanh(softplus x), t = tanh(softplus x): y' = t + x(1 − t²)σ(x)
+  Mish: unary((c, g) => {
+    const b = c.b;
+    const x = c.x(0);
+    const t = b.op('Tanh', [b.op('Softplus', [x])]);
+    const right = mul(c, x, mul(c, b.op('Sub', [c.scalar(1), mul(c, t, t)]), b.op('Sigmoid', [x])));
+    return mul(c, g, b.op('Add', [t, right]));
+  }),
+  // y = x (x > α), 0 otherwise
+  ThresholdedRelu: unary((c, g) => {
+    const alpha = attrFloat(c.node, 'alpha', 1);
+    return c.b.op('Where', [c.b.op('Greater', [c.x(0), c.scalar(alpha)]), g, c.scalar(0)]);
+  }),
   Sin: unary((c, g) => mul(c, g, c.b.op('Cos', [c.x(0)]))),
   Cos: unary((c, g) => c.b.op('Neg', [mul(c, g, c.b.op('Sin', [c.x(0)]))])),
   Gelu: unary((c, g) => {

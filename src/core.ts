@@ -23,7 +23,7 @@ export { Lime, type LimeOptions } from './attr/lime.js';
 export type { PerturbationOptions } from './attr/perturbation.js';
 export { quadrature, legendreGauss, INTEGRATION_METHODS, type IntegrationMethod } from './attr/quadrature.js';
 export {
-  METHOD_TABLE, METHODS, OPTIONS, DEFAULT_SETTINGS, GRANULARITIES, parseSettings, methodSpec, defaultFor,
+  METHOD_TABLE, METHODS, methodsFor, OPTIONS, DEFAULT_SETTINGS, GRANULARITIES, parseSettings, methodSpec, defaultFor,
   type ExplainSettings, type MethodSpec, type OptionSpec, type OptionKey, type SettingValues,
 } from './attr/registry.js';
 export type { Target, TargetSpec, TargetIndex } from './attr/targets.js';

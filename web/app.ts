@@ -1,6 +1,6 @@
 // The gradlens web app: a form whose pickers come from the same tables as the CLI (tasks, methods, options), a
 // worker that runs the explanation, and the report's own renderer for the result.
-import { DEFAULT_SETTINGS, GRANULARITIES, METHOD_TABLE, OPTIONS, defaultFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
+import { DEFAULT_SETTINGS, GRANULARITIES, METHOD_TABLE, OPTIONS, defaultFor, methodsFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
 import { REPORT_CSS, renderAttentionView, renderTable } from '../src/viz/html.js';
 import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
 import { escapeHtml } from '../src/viz/escape.js';
@@ -356,7 +356,7 @@ async function init(): Promise<void> {
   const mountName = models.find((m) => m.path === select.value)?.name;
   const task = (params.get('task') ?? (mountName ? DEMO_TASKS[mountName] : undefined) ?? 'qa') as TaskName;
   fillSelect($<HTMLSelectElement>('task'), TASK_TABLE.map((t) => ({ value: t.name, label: t.name, title: t.description })), task);
-  fillSelect($<HTMLSelectElement>('method'), METHOD_TABLE.map((m) => ({ value: m.name, label: m.name, title: `${m.captum}: ${m.description}` })), params.get('method') ?? DEFAULT_SETTINGS.method);
+  fillSelect($<HTMLSelectElement>('method'), methodsFor('text').map((m) => ({ value: m.name, label: m.name, title: `${m.captum}: ${m.description}` })), params.get('method') ?? DEFAULT_SETTINGS.method);
   fillSelect($<HTMLSelectElement>('granularity'), GRANULARITIES.map((g) => ({ value: g, label: g })), params.get('granularity') ?? DEFAULT_SETTINGS.granularity);
   buildMethodOptions(Object.fromEntries(OPTIONS.flatMap((o) => (params.has(o.key) ? [[o.key, params.get(o.key)!]] : []))));
   for (const key of ['question', 'context', 'text', 'pair', 'labels', 'template', 'target', 'token']) {

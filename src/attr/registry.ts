@@ -26,6 +26,8 @@ import { AttentionWeights } from './attention.js';
 import { AttentionRollout } from './rollout.js';
 import type { PerturbationOptions } from './perturbation.js';
 import { INTEGRATION_METHODS, MAX_STEPS, parseIntegrationMethod, type IntegrationMethod } from './quadrature.js';
+import { DENSE, type DenseRun, type Modality } from './dense.js';
+export type { Modality };
 
 export const BASELINES = ['pad', 'zero', 'unk', 'mask', 'eos'] as const;
 export type BaselineKind = (typeof BASELINES)[number];
@@ -196,11 +198,19 @@ export interface MethodSpec {
   /** Integral methods report steps, integration rule and the convergence delta. */
   integral: boolean;
   /** The tensor it attributes to: the embeddings output (default), the word-embedding lookup, or the token ids. */
-  layer: 'embeddings' | 'word-embeddings' | 'input-ids' | 'attention';
+  layer: 'embeddings' | 'word-embeddings' | 'input-ids' | 'attention' | 'spatial';
   /** Its own defaults where Captum's differ from the table's (e.g. 25 samples for Shapley sampling). */
   defaults?: Partial<Record<OptionKey, string>>;
   /** Gradient methods: the rule set of the backward pass (default the gradient; attnlrp, cp-lrp: autodiff/lrp.ts). */
   rules?: RuleSetName;
+  /** The inputs it explains: text (token models, `attribute`), image and tabular models (`dense`). */
+  modalities: readonly Modality[];
+  /** How it runs on an image or tabular model's float input (attr/dense.ts). */
+  dense?: DenseRun;
+  /** Its Captum class on image and tabular models, where it differs (ig: IntegratedGradients on the input itself). */
+  denseCaptum?: string;
+  /** Its defaults on image and tabular models where they differ (Captum's own, e.g. NoiseTunnel's stdevs 1.0). */
+  denseDefaults?: Partial<Record<OptionKey, string>>;
   /** Host bytes the run keeps besides the ONNX Runtime calls (noise samples), for the memory check. */
   hostBytes?(settings: ExplainSettings, layerRowBytes: number, targets: number): number;
   /** Gradient rows (or forward rows) the run needs per example when known in advance (for progress), else undefined. */
@@ -222,27 +232,27 @@ const integralRows = (s: ExplainSettings): number | undefined => (s.steps === 'a
 
 export const METHOD_TABLE = [
   {
-    name: 'layer-ig', captum: 'LayerIntegratedGradients', kind: 'gradient', integral: true, layer: 'embeddings',
+    name: 'layer-ig', modalities: ['text'], captum: 'LayerIntegratedGradients', kind: 'gradient', integral: true, layer: 'embeddings',
     description: 'Integrated Gradients on the embeddings layer, as Captum\'s BERT tutorial (the default)',
     options: ['steps', 'integration', 'baseline'], rows: integralRows, attribute: integratedGradients,
   },
   {
-    name: 'ig', captum: 'IntegratedGradients (on inputs_embeds)', kind: 'gradient', integral: true, layer: 'word-embeddings',
+    name: 'ig', modalities: ['text', 'image', 'tabular'], dense: DENSE.ig, denseCaptum: 'IntegratedGradients', captum: 'IntegratedGradients (on inputs_embeds)', kind: 'gradient', integral: true, layer: 'word-embeddings',
     description: 'Integrated Gradients on the word-embedding lookup (what inputs_embeds would be)',
     options: ['steps', 'integration', 'baseline'], rows: integralRows, attribute: integratedGradients,
   },
   {
-    name: 'saliency', captum: 'Saliency', kind: 'gradient', integral: false, layer: 'embeddings',
+    name: 'saliency', modalities: ['text', 'image', 'tabular'], dense: DENSE.saliency, captum: 'Saliency', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'absolute gradient of the target', options: [], rows: () => 1,
     attribute: (ctx) => new Saliency(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, abs: true, at: ctx.at }),
   },
   {
-    name: 'input-x-gradient', captum: 'InputXGradient', kind: 'gradient', integral: false, layer: 'embeddings',
+    name: 'input-x-gradient', modalities: ['text', 'image', 'tabular'], dense: DENSE.inputXGradient, captum: 'InputXGradient', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'gradient times the embeddings', options: [], rows: () => 1,
     attribute: (ctx) => new InputXGradient(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at }),
   },
   {
-    name: 'smoothgrad', captum: 'NoiseTunnel(Saliency), smoothgrad', kind: 'gradient', integral: false, layer: 'embeddings',
+    name: 'smoothgrad', modalities: ['text', 'image'], dense: DENSE.smoothgrad, denseDefaults: { stdevs: '1.0' }, captum: 'NoiseTunnel(Saliency), smoothgrad', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'saliency averaged over noisy copies of the embeddings', options: ['samples', 'stdevs', 'seed'],
     rows: (s) => s.samples,
     hostBytes: (s, layerRow, targets) => s.samples * layerRow * (1 + 3 * targets),
@@ -252,7 +262,7 @@ export const METHOD_TABLE = [
     }),
   },
   {
-    name: 'gradient-shap', captum: 'GradientShap', kind: 'gradient', integral: false, layer: 'embeddings',
+    name: 'gradient-shap', modalities: ['text', 'image'], dense: DENSE.gradientShap, denseDefaults: { stdevs: '0' }, captum: 'GradientShap', kind: 'gradient', integral: false, layer: 'embeddings',
     description: 'expected gradients over noisy points between the input and [PAD]/[UNK]/[MASK] baselines (4 × samples)',
     options: ['samples', 'stdevs', 'seed'],
     rows: (s) => 4 * s.samples,
@@ -264,31 +274,31 @@ export const METHOD_TABLE = [
     }),
   },
   {
-    name: 'attnlrp', captum: 'AttnLRP (lxt, efficient)', kind: 'gradient', integral: false, layer: 'embeddings', rules: 'attnlrp',
+    name: 'attnlrp', modalities: ['text'], captum: 'AttnLRP (lxt, efficient)', kind: 'gradient', integral: false, layer: 'embeddings', rules: 'attnlrp',
     description: 'AttnLRP relevance in one forward and one backward pass: lxt\'s rules (identity rule on GELU/tanh, LayerNorm std held constant, Q·Kᵀ and P·V halved) in the backward graph',
     options: [], rows: () => 1,
     attribute: (ctx) => new AttnLRP(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at }),
   },
   {
-    name: 'cp-lrp', captum: 'CP-LRP (lxt, efficient)', kind: 'gradient', integral: false, layer: 'embeddings', rules: 'cp-lrp',
+    name: 'cp-lrp', modalities: ['text'], captum: 'CP-LRP (lxt, efficient)', kind: 'gradient', integral: false, layer: 'embeddings', rules: 'cp-lrp',
     description: 'CP-LRP relevance in one pass: AttnLRP\'s rules, but nothing flows through the attention scores and P·V is not halved',
     options: [], rows: () => 1,
     attribute: (ctx) => new CpLRP(ctx.runner, { layer: ctx.layer }).attribute(ctx.feeds, { targets: ctx.targets, internalBatchSize: ctx.internalBatchSize, at: ctx.at }),
   },
   {
-    name: 'attention', captum: 'attention weights', kind: 'attention', integral: false, layer: 'attention',
+    name: 'attention', modalities: ['text'], captum: 'attention weights', kind: 'attention', integral: false, layer: 'attention',
     description: 'the attention probabilities of a layer (default the last), mean over heads, in the target\'s row ([CLS] for sentence targets)',
     options: ['attentionLayer'], rows: () => 0,
     attribute: (ctx) => new AttentionWeights(ctx.runner).attribute(ctx.feeds, { targets: ctx.targets, layer: ctx.settings.attentionLayer }),
   },
   {
-    name: 'rollout', captum: 'attention rollout (Abnar & Zuidema 2020)', kind: 'attention', integral: false, layer: 'attention',
+    name: 'rollout', modalities: ['text'], captum: 'attention rollout (Abnar & Zuidema 2020)', kind: 'attention', integral: false, layer: 'attention',
     description: 'attention rollout: per layer ½·(mean over heads) + ½·I, rows renormalised, multiplied over the layers; the target\'s row',
     options: [], rows: () => 0,
     attribute: (ctx) => new AttentionRollout(ctx.runner).attribute(ctx.feeds, { targets: ctx.targets }),
   },
   {
-    name: 'occlusion', captum: 'Occlusion', kind: 'perturbation', integral: false, layer: 'input-ids',
+    name: 'occlusion', modalities: ['text', 'image'], dense: DENSE.occlusion, captum: 'Occlusion', kind: 'perturbation', integral: false, layer: 'input-ids',
     description: 'a window of tokens replaced by the baseline token, slid over the input; each token gets the mean output drop of the windows covering it',
     options: ['window', 'stride', 'baseline', 'perturbationsPerEval'],
     rows: (s, shape) => windowCount(s.granularity === 'word' ? shape.features : shape.tokens, s.window, s.stride),
@@ -306,28 +316,34 @@ export const METHOD_TABLE = [
     },
   },
   {
-    name: 'feature-ablation', captum: 'FeatureAblation', kind: 'perturbation', integral: false, layer: 'input-ids',
+    name: 'feature-ablation', modalities: ['text', 'tabular'], dense: DENSE.featureAblation, captum: 'FeatureAblation', kind: 'perturbation', integral: false, layer: 'input-ids',
     description: 'each token (or word) replaced by the baseline token in turn: the drop of the output',
     options: ['baseline', 'perturbationsPerEval'], rows: (_, shape) => shape.features + 1,
     attribute: (ctx) => new FeatureAblation(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features }),
   },
   {
-    name: 'shapley', captum: 'ShapleyValueSampling', kind: 'perturbation', integral: false, layer: 'input-ids',
+    name: 'shapley', modalities: ['text', 'tabular'], dense: DENSE.shapley, captum: 'ShapleyValueSampling', kind: 'perturbation', integral: false, layer: 'input-ids',
     description: 'Shapley values sampled over random orders of the tokens (or words); Σ = F(x) − F(baseline) exactly', defaults: { samples: '25' },
     options: ['samples', 'seed', 'baseline', 'perturbationsPerEval'], rows: (s, shape) => 1 + s.samples * shape.features,
     attribute: (ctx) => new ShapleyValueSampling(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features, nSamples: ctx.settings.samples, seed: ctx.settings.seed }),
   },
   {
-    name: 'kernel-shap', captum: 'KernelShap', kind: 'perturbation', integral: false, layer: 'input-ids',
+    name: 'kernel-shap', modalities: ['text', 'tabular'], dense: DENSE.kernelShap, captum: 'KernelShap', kind: 'perturbation', integral: false, layer: 'input-ids',
     description: 'a weighted linear model fitted to perturbed inputs sampled by the Shapley kernel', defaults: { samples: '25' },
     options: ['samples', 'seed', 'baseline', 'perturbationsPerEval'], rows: (s) => s.samples,
     attribute: (ctx) => new KernelShap(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features, nSamples: ctx.settings.samples, seed: ctx.settings.seed }),
   },
   {
-    name: 'lime', captum: 'Lime', kind: 'perturbation', integral: false, layer: 'input-ids',
+    name: 'lime', modalities: ['text', 'tabular'], dense: DENSE.lime, captum: 'Lime', kind: 'perturbation', integral: false, layer: 'input-ids',
     description: 'a Lasso (α 0.01) fitted to random perturbations weighted by an exponential cosine kernel (Captum\'s defaults)', defaults: { samples: '25' },
     options: ['samples', 'seed', 'baseline', 'perturbationsPerEval'], rows: (s) => s.samples,
     attribute: (ctx) => new Lime(ctx.runner).attribute(ctx.feeds, { ...perturbationOptions(ctx), featureMask: ctx.features, nSamples: ctx.settings.samples, seed: ctx.settings.seed }),
+  },
+  {
+    name: 'grad-cam', modalities: ['image'], dense: DENSE.gradCam, captum: 'LayerGradCam (relu_attributions=True)', kind: 'gradient', integral: false, layer: 'spatial',
+    description: 'Grad-CAM on the last spatial layer (the feature map before global pooling, or --layer): ReLU(Σ_c mean(∂F/∂A_c)·A_c), upsampled to the image for the views',
+    options: [], rows: () => 1,
+    attribute: () => fail('grad-cam explains image models: use gradlens explain image'),
   },
 ] as const satisfies readonly MethodSpec[];
 
@@ -344,16 +360,20 @@ export function windowCount(n: number, window: number, stride: number): number |
 }
 
 export type MethodName = (typeof METHOD_TABLE)[number]['name'];
-export const METHODS: readonly MethodName[] = METHOD_TABLE.map((m) => m.name);
+/** The methods of a modality, in table order. */
+export const methodsFor = (modality: Modality): MethodSpec[] => (METHOD_TABLE as readonly MethodSpec[]).filter((m) => m.modalities.includes(modality));
+/** The text (token model) methods: the --method choices of the text tasks, batch, evaluate and the web app. */
+export const METHODS: readonly MethodName[] = methodsFor('text').map((m) => m.name as MethodName);
 
-export function methodSpec(name: string): MethodSpec {
-  return METHOD_TABLE.find((m) => m.name === name) ?? fail(`unknown method "${name}"; expected one of: ${METHODS.join(', ')}`);
+export function methodSpec(name: string, modality: Modality = 'text'): MethodSpec {
+  const spec = (METHOD_TABLE as readonly MethodSpec[]).find((m) => m.name === name && m.modalities.includes(modality));
+  return spec ?? fail(`unknown method "${name}"${modality === 'text' ? '' : ` for ${modality} models`}; expected one of: ${methodsFor(modality).map((m) => m.name).join(', ')}`);
 }
 
-export const parseMethod = (name: string): MethodName => methodSpec(name).name as MethodName;
+export const parseMethod = (name: string, modality: Modality = 'text'): MethodName => methodSpec(name, modality).name as MethodName;
 
 /** The methods that read an option (for help texts). */
-export const methodsUsing = (key: OptionKey): string[] => METHOD_TABLE.filter((m) => (m.options as readonly string[]).includes(key)).map((m) => m.name);
+export const methodsUsing = (key: OptionKey, modality: Modality = 'text'): string[] => methodsFor(modality).filter((m) => (m.options as readonly string[]).includes(key)).map((m) => m.name);
 
 export const DEFAULT_SETTINGS: ExplainSettings = {
   method: 'layer-ig',
@@ -362,9 +382,9 @@ export const DEFAULT_SETTINGS: ExplainSettings = {
 };
 
 /** An option's default for a method (its own where it has one, e.g. shapley's 25 samples), as the user would type it. */
-export function defaultFor(method: string, key: OptionKey): string {
+export function defaultFor(method: string, key: OptionKey, modality: Modality = 'text'): string {
   const spec = METHOD_TABLE.find((m) => m.name === method) as MethodSpec | undefined;
-  return spec?.defaults?.[key] ?? optionSpec(key).default;
+  return (modality !== 'text' ? spec?.denseDefaults?.[key] : undefined) ?? spec?.defaults?.[key] ?? optionSpec(key).default;
 }
 
 /** Values as a user gives them (CLI options, URL parameters, a form): parsed and checked, defaults for the rest. */
@@ -384,11 +404,11 @@ export interface SettingValues {
   internalBatchSize?: string;
 }
 
-export function parseSettings(values: SettingValues): ExplainSettings {
-  const method = parseMethod(values.method ?? DEFAULT_SETTINGS.method);
+export function parseSettings(values: SettingValues, modality: Modality = 'text'): ExplainSettings {
+  const method = parseMethod(values.method ?? DEFAULT_SETTINGS.method, modality);
   const settings: ExplainSettings = { ...DEFAULT_SETTINGS, method };
   for (const o of OPTIONS) {
-    const v = values[o.key] ?? defaultFor(method, o.key);
+    const v = values[o.key] ?? defaultFor(method, o.key, modality);
     (settings as unknown as Record<string, unknown>)[o.key] = o.parse(String(v));
   }
   if (values.granularity !== undefined) settings.granularity = parseGranularity(String(values.granularity));

@@ -7,7 +7,7 @@ import { fail } from '../errors.js';
 import { LIMITS, formatBytes, readTextFile } from '../io/files.js';
 import type { LoadedModel } from '../models/load.js';
 import { DEMO_MODELS, loadModel } from '../io/folder.js';
-import { DEFAULT_SETTINGS, GRANULARITIES, METHOD_TABLE, METHODS, OPTIONS, SETTING_LIMITS, defaultFor, methodsUsing, parseIntIn, parseSettings, type ExplainSettings } from '../attr/registry.js';
+import { DEFAULT_SETTINGS, GRANULARITIES, METHODS, OPTIONS, methodsFor, SETTING_LIMITS, defaultFor, methodsUsing, parseIntIn, parseSettings, type ExplainSettings } from '../attr/registry.js';
 import { SEED_EXAMPLE, TASK_TABLE, runTask, type Explanation, type TaskInput, type TaskName } from '../tasks/index.js';
 import { DOC_STRIDE, QA_TARGETS } from '../tasks/qa.js';
 import type { Progress } from '../tasks/attribute.js';
@@ -117,7 +117,7 @@ const TARGET_HELP: Record<TaskName | 'batch', string> = {
 export function addCommonOptions(cmd: Command, use: TaskName | 'batch' | 'evaluate' | 'generate' = 'batch'): Command {
   cmd.option('-m, --model <path|hub-id>', 'model folder (config.json, tokenizer.json, onnx/model.onnx) or Hugging Face Hub id');
   if (use !== 'evaluate') {
-    cmd.addOption(new Option('--method <name>', `attribution method: ${METHOD_TABLE.map((m) => `${m.name} (${m.captum})`).join(', ')}`)
+    cmd.addOption(new Option('--method <name>', `attribution method: ${methodsFor('text').map((m) => `${m.name} (${m.captum})`).join(', ')}`)
       .choices([...METHODS]).default(DEFAULT_SETTINGS.method, DEFAULT_SETTINGS.method));
   }
   for (const o of OPTIONS) {
@@ -230,7 +230,7 @@ export function useColor(): boolean {
   return !!process.stdout.isTTY && !('NO_COLOR' in process.env) && process.env['TERM'] !== 'dumb';
 }
 
-function emit(text: string, out: string | undefined): void {
+export function emit(text: string | Uint8Array, out: string | undefined): void {
   if (!out) {
     process.stdout.write(text);
     return;
@@ -243,7 +243,7 @@ function emit(text: string, out: string | undefined): void {
   console.error(`wrote ${out}`);
 }
 
-export function registerExplainCommands(program: Command): void {
+export function registerExplainCommands(program: Command): Command {
   const explain = program.command('explain').description('explain one prediction of a model (attributions per token)');
   const examples: Record<TaskName, string> = {
     qa: `  $ gradlens explain qa --question "What is important to us?" --context "It is important to us to include, empower and support humans of all kinds."
@@ -305,6 +305,7 @@ export function registerExplainCommands(program: Command): void {
       });
   }
   registerGenerate(explain);
+  return explain;
 }
 
 /** `gradlens explain generate`: a decoder LM's continuation, each generated token explained by the earlier ones. */

@@ -4,6 +4,7 @@ import { GradlensError } from '../errors.js';
 import { escapeControls } from '../viz/escape.js';
 import { registerGradCommands } from './grad-commands.js';
 import { registerExplainCommands } from './explain-commands.js';
+import { registerDenseCommands } from './explain-dense.js';
 import { registerBatchCommand } from './batch.js';
 import { registerServeCommand } from './serve.js';
 import { registerEvaluateCommands } from './evaluate.js';
@@ -27,7 +28,7 @@ export function buildProgram(): Command {
     },
   });
   program.configureOutput({ outputError: (str, write) => write(`gradlens: ${str.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
-  registerExplainCommands(program);
+  registerDenseCommands(registerExplainCommands(program));
   registerBatchCommand(program);
   registerEvaluateCommands(program);
   registerQueueCommands(program);

@@ -13,4 +13,8 @@ export const LIMITS = {
   /** A batch input file (JSONL), and one line of it. */
   batchInput: 16 * GiB,
   batchLine: 64 * MiB,
+  /** An image file (PNG or JPEG) for explain image; its decoded size is bounded by models/image.ts MAX_PIXELS. */
+  image: 64 * MiB,
+  /** A CSV table for explain tabular. */
+  table: 256 * MiB,
 } as const;

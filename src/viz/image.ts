@@ -60,7 +60,7 @@ export function normalizeAttr(attr: ArrayLike<number>, channels: number, sign: S
       break;
   }
   if (threshold === 0) return new Float64Array(n);
-  return values.map((v) => Math.min(1, Math.max(-1, v / threshold)));
+  return values.map((v) => Math.min(1, Math.max(-1, v / threshold)) + 0); // + 0: no −0
 }
 
 type Rgb = [number, number, number];

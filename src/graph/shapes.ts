@@ -1,9 +1,10 @@
 import type { NodeProto, TensorProto } from '../onnx/proto.js';
 import { onnx } from '../onnx/proto.js';
-import { attrInt, attrInts, attrTensor } from '../onnx/attributes.js';
+import { attrInt, attrInts, attrString, attrTensor } from '../onnx/attributes.js';
 import { DT, tensorDims, tensorValues } from '../onnx/tensor.js';
 import { type Dim, type Shape, broadcastShapes, dimOp, inferMissingDim, normalizeAxis } from './dims.js';
 import type { Graph } from './graph.js';
+import { einsumShape, parseEinsum } from './einsum.js';
 
 /** What is known statically about a value: element type, shape, and for small integer tensors, their contents. */
 export interface ValueInfo {
@@ -273,7 +274,21 @@ function inferNode(node: NodeProto, get: Lookup, opset: number): ValueInfo[] {
     return [{ type, shape: [n] }];
   }
   if (op === 'NonZero') return [{ type: DT.INT64, shape: xs ? [xs.length, null] : null }];
-  if (op === 'Einsum') return [{ type: get(inputs[0])?.type, shape: null }];
+  if (op === 'Einsum') {
+    const equation = attrString(node, 'equation');
+    const shape = equation ? einsumShape(parseEinsum(equation), inputs.map((i) => get(i)?.shape ?? null)) : null;
+    return [{ type: get(inputs[0])?.type, shape }];
+  }
+  if (op === 'Resize' || op === 'Upsample') return [{ type, shape: resizeShape(node, get, opset) }];
+  if (op === 'DepthToSpace' || op === 'SpaceToDepth') {
+    const bs = attrInt(node, 'blocksize', 1);
+    if (!xs || xs.length !== 4) return [{ type, shape: null }];
+    const [n, ch, h, w] = xs as [Dim, Dim, Dim, Dim];
+    const up = op === 'DepthToSpace';
+    const area = (d: Dim) => (up ? dimOp('*', d, bs) : typeof d === 'number' ? dimOp('/', d, bs) : null);
+    return [{ type, shape: [n, up ? (typeof ch === 'number' ? dimOp('/', ch, bs * bs) : null) : dimOp('*', ch, bs * bs), area(h), area(w)] }];
+  }
+  if (op === 'Conv' || op === 'ConvTranspose' || WINDOW_POOLS.has(op) || GLOBAL_POOLS.has(op)) return windowShapes(node, get);
   return [];
 }
 
@@ -344,6 +359,21 @@ function sliceInfo(node: NodeProto, get: Lookup, opset: number): ValueInfo {
   return { type: x?.type, shape, value };
 }
 
+/**
+ * Resize/Upsample output shape: the sizes input where it is constant (placed on `axes` from opset 18), else the
+ * rank, with the axes outside `axes` unchanged (float scales are not tracked).
+ */
+function resizeShape(node: NodeProto, get: Lookup, opset: number): Shape | null {
+  const xs = get(node.input?.[0])?.shape;
+  if (!xs) return null;
+  const axes = node.opType === 'Resize' && opset >= 18 ? attrInts(node, 'axes')?.map((a) => normalizeAxis(a, xs.length)) : undefined;
+  const stretch = (attrString(node, 'keep_aspect_ratio_policy') ?? 'stretch') === 'stretch';
+  const sizes = node.opType === 'Resize' && opset >= 11 && node.input?.[3] ? get(node.input[3])?.value : undefined;
+  const shape = xs.map((d, i) => (axes && !axes.includes(i) ? d : null));
+  if (sizes && stretch) (axes ?? xs.map((_, i) => i)).forEach((a, k) => { shape[a] = sizes[k] ?? null; });
+  return shape;
+}
+
 /** The indices a Slice selects along one axis of length `dim` (ONNX clamping rules). */
 export function sliceRange(dim: number, start: number, end: number, step: number): number[] {
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
@@ -362,3 +392,112 @@ export function sliceRange(dim: number, start: number, end: number, step: number
 }
 
 export const elemTypeName = (t: number | undefined): string => (t === undefined ? 'unknown' : onnx.TensorProto.DataType[t] ?? String(t));
+
+// ---- sliding-window ops: Conv, ConvTranspose, pools ----
+
+const WINDOW_POOLS = new Set(['MaxPool', 'AveragePool', 'LpPool']);
+const GLOBAL_POOLS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'GlobalLpPool']);
+
+/** The attributes of a sliding-window op (Conv, ConvTranspose, MaxPool, AveragePool, LpPool), defaults filled in. */
+export interface WindowAttrs {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** Explicit pads [begin…, end…] (used with auto_pad NOTSET). */
+  pads: number[];
+  autoPad: 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
+  /** Pools: ceil_mode. */
+  ceil: boolean;
+}
+
+export function windowAttrs(node: NodeProto, kernel: number[]): WindowAttrs {
+  const r = kernel.length;
+  const list = (name: string, fallback: number[]) => {
+    const v = attrInts(node, name);
+    return v && v.length ? v : fallback;
+  };
+  const autoPad = attrString(node, 'auto_pad') || 'NOTSET';
+  if (!['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'].includes(autoPad)) throw new Error(`unknown auto_pad ${autoPad}`);
+  return {
+    kernel,
+    strides: list('strides', Array(r).fill(1)),
+    dilations: list('dilations', Array(r).fill(1)),
+    pads: list('pads', Array(2 * r).fill(0)),
+    autoPad: autoPad as WindowAttrs['autoPad'],
+    ceil: attrInt(node, 'ceil_mode', 0) === 1,
+  };
+}
+
+/** The pads `need` of auto_pad SAME split as ONNX Runtime does: SAME_UPPER puts the odd one at the end. */
+const sameSplit = (need: number, lower: boolean): [number, number] => {
+  const pb = lower ? Math.trunc((need + 1) / 2) : Math.trunc(need / 2);
+  return [pb, need - pb];
+};
+
+/**
+ * One spatial axis (i) of a Conv or pool over an input of size D: the pads ONNX Runtime applies and the output size.
+ * auto_pad SAME pads for the undilated kernel (ONNX Runtime's pools; its Conv allows SAME with dilation 1 only);
+ * ceil_mode rounds the window count up, dropping a last window that would start past the input and the begin padding.
+ */
+export function windowAxis(a: WindowAttrs, i: number, D: number, pool: boolean): { pb: number; pe: number; out: number } {
+  const r = a.kernel.length;
+  const k = a.kernel[i]!, s = a.strides[i]!, d = a.dilations[i]!;
+  let pb: number, pe: number;
+  if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
+    [pb, pe] = sameSplit((Math.trunc((D + s - 1) / s) - 1) * s + k - D, a.autoPad === 'SAME_LOWER');
+  } else if (a.autoPad === 'VALID') [pb, pe] = [0, 0];
+  else [pb, pe] = [a.pads[i]!, a.pads[i + r]!];
+  const span = D + pb + pe - (d * (k - 1) + 1);
+  let out = Math.floor(span / s) + 1;
+  if (pool && a.ceil) {
+    out = Math.ceil(span / s) + 1;
+    if ((out - 1) * s >= D + pb) out--;
+  }
+  return { pb, pe, out };
+}
+
+/**
+ * One spatial axis (i) of a ConvTranspose over an input of size D: its pads and output size. With output_shape (or
+ * auto_pad SAME, whose target is D·stride) the total padding is derived from the target, the odd one at the begin
+ * unless SAME_UPPER, as ONNX Runtime does.
+ */
+export function convTransposeAxis(node: NodeProto, a: WindowAttrs, i: number, D: number): { pb: number; pe: number; out: number } {
+  const r = a.kernel.length;
+  const k = a.kernel[i]!, s = a.strides[i]!, d = a.dilations[i]!;
+  const op = attrInts(node, 'output_padding')?.[i] ?? 0;
+  const full = s * (D - 1) + op + d * (k - 1) + 1;
+  const outShape = attrInts(node, 'output_shape');
+  const target = outShape && outShape.length ? outShape[outShape.length - r + i]! : a.autoPad.startsWith('SAME') ? D * s : undefined;
+  let pb: number, pe: number;
+  if (target !== undefined) {
+    const total = Math.max(0, full - target);
+    pb = a.autoPad === 'SAME_UPPER' ? Math.trunc(total / 2) : total - Math.trunc(total / 2);
+    pe = total - pb;
+  } else if (a.autoPad === 'VALID') [pb, pe] = [0, 0];
+  else [pb, pe] = [a.pads[i]!, a.pads[i + r]!];
+  return { pb, pe, out: full - pb - pe };
+}
+
+function windowShapes(node: NodeProto, get: Lookup): ValueInfo[] {
+  const op = node.opType!;
+  const x = get(node.input?.[0]);
+  const xs = x?.shape ?? null;
+  const type = x?.type;
+  const out = (shape: Shape | null): ValueInfo[] => (op === 'MaxPool' ? [{ type, shape }, { type: DT.INT64, shape }] : [{ type, shape }]);
+  if (!xs || xs.length < 3) return out(null);
+  const r = xs.length - 2;
+  if (GLOBAL_POOLS.has(op)) return out([xs[0]!, xs[1]!, ...Array<Dim>(r).fill(1)]);
+  const w = get(node.input?.[1])?.shape ?? null;
+  let channels: Dim = xs[1]!;
+  if (op === 'Conv') channels = w?.[0] ?? null;
+  if (op === 'ConvTranspose') channels = dimOp('*', w?.[1] ?? null, attrInt(node, 'group', 1));
+  const ks = attrInts(node, 'kernel_shape');
+  const wk = w?.slice(2);
+  const kernel = ks && ks.length === r ? ks : wk && wk.length === r && wk.every((d) => typeof d === 'number') ? (wk as number[]) : null;
+  const spatial = xs.slice(2).map((D, i): Dim => {
+    if (!kernel || typeof D !== 'number') return null;
+    const a = windowAttrs(node, kernel);
+    return op === 'ConvTranspose' ? convTransposeAxis(node, a, i, D).out : windowAxis(a, i, D, op !== 'Conv').out;
+  });
+  return out([xs[0]!, channels, ...spatial]);
+}

@@ -6,6 +6,7 @@ import { NORMALIZATION } from './rules/normalization.js';
 import { REDUCTION } from './rules/reduction.js';
 import { SHAPE } from './rules/shape.js';
 import { CONVOLUTION } from './rules/convolution.js';
+import { RESAMPLING } from './rules/resampling.js';
 export { layerNormParts } from './rules/normalization.js';
 
 /*
@@ -22,6 +23,7 @@ export const RULE_FAMILIES: Record<string, Record<string, Rule>> = {
   'linear algebra': LINALG,
   normalization: NORMALIZATION,
   'convolution and pooling': CONVOLUTION,
+  resampling: RESAMPLING,
   control: CONTROL,
 };
 

@@ -141,6 +141,12 @@ export const ELEMENTWISE: Record<string, Rule> = {
   }),
   Clip: unary((c, g) => {
     const b = c.b;
+    // Clip-6 (opset < 11, min/max attributes): g passes where Clip left x unchanged, i.e. x − y = 0 (same-shape ops
+    // only: Where is opset 9, numpy broadcasting opset 7). Cast to bool (9) is true for nonzero.
+    if (c.opset < 11) {
+      const moved = b.op('Cast', [b.op('Sub', [c.x(0), c.y(0)])], { to: 9 });
+      return mul(c, g, b.op('Cast', [b.op('Not', [moved])], { to: c.dtype(c.x(0)) }));
+    }
     let keep: string | undefined;
     const min = c.x(1), max = c.x(2);
     // GreaterOrEqual/LessOrEqual exist from opset 12 on; before, Not(Less)/Not(Greater)

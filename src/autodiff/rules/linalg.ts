@@ -1,8 +1,10 @@
-import { attrFloat, attrInt } from '../../onnx/attributes.js';
+import { attrFloat, attrInt, attrString } from '../../onnx/attributes.js';
+import { type Shape, broadcastShapes, sameShape } from '../../graph/dims.js';
+import { type EinsumEquation, parseEinsum, termDims } from '../../graph/einsum.js';
 import type { InputGrad, Rule, RuleContext } from '../rule.js';
 import { mul } from './common.js';
 
-/* Linear algebra: MatMul, Gemm. */
+/* Linear algebra: MatMul, Gemm, Einsum. */
 
 export const LINALG: Record<string, Rule> = {
   // Y = A·B (batched, broadcasting, 1-D operands promoted as numpy does): Ā = G·Bᵀ, B̄ = Aᵀ·G
@@ -63,6 +65,12 @@ export const LINALG: Record<string, Rule> = {
       return [ga, gb, gc];
     },
   },
+  // y = einsum(x₀, x₁, …): x̄ₖ = einsum(g, x_j for j ≠ k → xₖ's subscripts). Indices that only xₖ has (summed out
+  // within xₖ alone) are absent from that result: they come back by broadcasting (Unsqueeze, Expand).
+  Einsum: {
+    diff: 'all',
+    vjp: (c) => einsumGrads(c),
+  },
 
 };
 
@@ -70,4 +78,62 @@ export const LINALG: Record<string, Rule> = {
 function sumLeading(c: RuleContext, grad: string, shape: (number | string | null)[] | null): string {
   if (!shape || shape.length <= 2) return grad;
   return c.b.reduce('ReduceSum', grad, Array.from({ length: shape.length - 2 }, (_, i) => i), false);
+}
+
+function einsumGrads(c: RuleContext): InputGrad[] {
+  const b = c.b;
+  const equation = attrString(c.node, 'equation') ?? c.fail('Einsum without equation');
+  let eq: EinsumEquation;
+  try {
+    eq = parseEinsum(equation);
+  } catch (e) {
+    c.fail(`cannot parse the Einsum equation "${equation}": ${(e as Error).message}`);
+  }
+  const inputs = (c.node.input ?? []).map((_, i) => c.x(i));
+  if (eq.inputs.length !== inputs.length) c.fail(`the Einsum equation "${equation}" has ${eq.inputs.length} operands for ${inputs.length} inputs`);
+  const hasEllipsis = eq.inputs.map((t) => t.includes('...'));
+  if (hasEllipsis.some((e) => e) && !eq.output.includes('...')) c.fail(`the gradient of Einsum "${equation}", which sums the ellipsis dims out, is not supported`);
+  const str = (t: string[]) => t.join('');
+  const shapes = inputs.map((x) => c.shape(x));
+  // The ellipsis dims of the output: the broadcast of the operands' ones (their count from the ranks).
+  const ellRank = Math.max(0, ...eq.inputs.map((t, j) => (hasEllipsis[j] ? c.rank(inputs[j]!) - (t.length - 1) : 0)));
+  let ellAll: Shape | null = [];
+  eq.inputs.forEach((t, j) => {
+    if (!hasEllipsis[j]) return;
+    const e = termDims(t, shapes[j]!).ellipsis;
+    ellAll = ellAll && e ? broadcastShapes(ellAll, e) : null;
+  });
+  return inputs.map((xk, k): InputGrad => {
+    if (!c.needs(k)) return null;
+    const term = eq.inputs[k]!;
+    const letters = term.filter((s) => s !== '...');
+    const dup = letters.find((s, i) => letters.indexOf(s) !== i);
+    if (dup) c.fail(`the gradient of Einsum "${equation}" with respect to operand ${k}, which repeats index ${dup} (a diagonal), is not supported`);
+    const elsewhere = new Set([...eq.output, ...eq.inputs.filter((_, j) => j !== k).flat()]);
+    const kept = term.filter((s) => s === '...' || elsewhere.has(s));
+    const others = inputs.flatMap((x, j) => (j === k ? [] : [{ x, term: eq.inputs[j]! }]));
+    const lhs = [str(eq.output), ...others.map((o) => str(o.term))].join(',');
+    // ONNX Runtime wants the ellipsis in the output when an input has one: for an xₖ without, sum its dims after.
+    const sumEllipsis = hasEllipsis.some((e) => e) && !hasEllipsis[k];
+    const rhs = sumEllipsis ? ['...', ...kept] : kept;
+    let grad = others.length === 0 && str(rhs) === str(eq.output) ? c.g(0)! : b.op('Einsum', [c.g(0)!, ...others.map((o) => o.x)], { equation: `${lhs}->${str(rhs)}` });
+    if (sumEllipsis && ellRank > 0) grad = b.reduce('ReduceSum', grad, Array.from({ length: ellRank }, (_, i) => i), false);
+    if (kept.length < term.length) {
+      // Unsqueeze where the dropped indices sit (the result's ellipsis has the output's ellRank dims), then Expand.
+      const axes: number[] = [];
+      let pos = 0;
+      for (const s of term) {
+        if (s === '...') pos += ellRank;
+        else if (!elsewhere.has(s)) axes.push(pos++);
+        else pos++;
+      }
+      grad = b.op('Expand', [b.unsqueeze(grad, axes), b.op('Shape', [xk])]);
+    }
+    if (!hasEllipsis[k]) return grad;
+    // xₖ's own ellipsis dims may be broadcast (fewer, or 1s): the walker sums the gradient back to its shape.
+    const own = termDims(term, shapes[k]!);
+    if (own.ellipsis && ellAll && sameShape(own.ellipsis, ellAll)) return grad;
+    const shape = ellAll && shapes[k] ? term.flatMap((s) => (s === '...' ? ellAll! : [own.letters.get(s) ?? null])) : null;
+    return { name: grad, shape };
+  });
 }

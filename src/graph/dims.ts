@@ -26,7 +26,8 @@ export function broadcastShapes(a: Shape, b: Shape): Shape {
     else if (typeof y === 'number' && y !== 1 && x === null) out.push(y);
     else if (typeof x === 'string' && typeof y === 'number') out.push(y);
     else if (typeof y === 'string' && typeof x === 'number') out.push(x);
-    else out.push(x === null ? y : y === null ? x : null);
+    // An unknown dim against a symbol (or another unknown): either may be 1 at run time, so the result is unknown.
+    else out.push(null);
   }
   return out;
 }

@@ -28,7 +28,7 @@ export const LINALG: Record<string, Rule> = {
         // A weight matrix B: Ā = Ḡ·Bᵀ as Gemm(Ḡ, B, transB=1) on Ḡ flattened to 2-D. Same values as
         // MatMul(Ḡ, Transpose(B)), without the transposed copy of the weight ONNX Runtime would fold into a constant.
         const g2 = ra === 2 ? g : b.op('Flatten', [g], { axis: ra - 1 });
-        const gemm = b.op('Gemm', [g2, B], { transB: 1 });
+        const gemm = b.op('Gemm', gemmInputs(c, g2, B), { transB: 1 });
         out[0] = ra === 2 ? gemm : b.op('Reshape', [gemm, b.op('Shape', [A])]);
       } else if (c.needs(0)) {
         const bt = b.op('Transpose', [B2], { perm: swapLast(Math.max(rb, 2)) });
@@ -58,7 +58,7 @@ export const LINALG: Record<string, Rule> = {
       const g = c.g(0)!;
       const alpha = attrFloat(c.node, 'alpha', 1), beta = attrFloat(c.node, 'beta', 1);
       const tA = attrInt(c.node, 'transA', 0), tB = attrInt(c.node, 'transB', 0);
-      const gemm = (p: string, q: string, ta: number, tb: number) => b.op('Gemm', [p, q], { alpha, transA: ta, transB: tb });
+      const gemm = (p: string, q: string, ta: number, tb: number) => b.op('Gemm', gemmInputs(c, p, q), { alpha, transA: ta, transB: tb });
       const ga = !c.needs(0) ? null : tA ? gemm(B, g, tB, 1) : gemm(g, B, 0, tB ? 0 : 1);
       const gb = !c.needs(1) ? null : tB ? gemm(g, A, 1, tA) : gemm(A, g, tA ? 0 : 1, 0);
       const gc = c.x(2) && c.needs(2) ? c.broadcast(beta === 1 ? g : mul(c, g, c.scalar(beta, c.y(0)))) : null;
@@ -136,4 +136,9 @@ function einsumGrads(c: RuleContext): InputGrad[] {
     const shape = ellAll && shapes[k] ? term.flatMap((s) => (s === '...' ? ellAll! : [own.letters.get(s) ?? null])) : null;
     return { name: grad, shape };
   });
+}
+
+/** Gemm's operands: C is optional from opset 11 on; before, a zero scalar (broadcast) stands in for it. */
+function gemmInputs(c: RuleContext, a: string, b: string): string[] {
+  return c.opset >= 11 ? [a, b] : [a, b, c.scalar(0, c.y(0))];
 }

@@ -1,4 +1,4 @@
-// npm run bench [autodiff|attr|e2e|web|profile|accuracy|perturbation|lrp|queue|generate]: the speed figures quoted in bench/RESULTS.md, each a ratio against a baseline
+// npm run bench [autodiff|attr|e2e|web|profile|accuracy|perturbation|lrp|queue|generate|image]: the speed figures quoted in bench/RESULTS.md, each a ratio against a baseline
 // run in the same process (or, for PyTorch, a child process on the same machine).
 import { benchAutodiff } from './autodiff.js';
 import { benchAttr, attrOne } from './attr.js';
@@ -9,6 +9,7 @@ import { benchPerturbation } from './perturbation.js';
 import { benchLrp } from './lrp.js';
 import { benchQueue } from './queue.js';
 import { benchGenerate } from './generate.js';
+import { benchImage } from './image.js';
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === 'attr-one') await attrOne(Number(a), b === 'all' ? undefined : Number(b), c === 'fwd');
@@ -22,4 +23,5 @@ else {
   if (!mode || mode === 'lrp') await benchLrp();
   if (!mode || mode === 'queue') await benchQueue();
   if (!mode || mode === 'generate') await benchGenerate();
+  if (!mode || mode === 'image') await benchImage();
 }

@@ -26,8 +26,10 @@ export function broadcastShapes(a: Shape, b: Shape): Shape {
     else if (typeof y === 'number' && y !== 1 && x === null) out.push(y);
     else if (typeof x === 'string' && typeof y === 'number') out.push(y);
     else if (typeof y === 'string' && typeof x === 'number') out.push(x);
-    // An unknown dim against a symbol (or another unknown): either may be 1 at run time, so the result is unknown.
-    else out.push(null);
+    // Two different symbols: either may be 1 at run time, so the result is neither (a new symbol, equal to no input's
+    // dim, so gradients reduce to each operand's shape at run time).
+    else if (typeof x === 'string' && typeof y === 'string') out.push(`max(${x},${y})`);
+    else out.push(x === null ? y : y === null ? x : null);
   }
   return out;
 }

@@ -2,11 +2,10 @@
 import { Command, Option } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { fail } from '../errors.js';
 import { LIMITS, readRegularFile, readTextFile } from '../io/files.js';
-import { FolderSource, openModelFolder } from '../io/folder.js';
+import { DEMO_MODELS, FolderSource, openModelFolder } from '../io/folder.js';
 import { loadDenseFromSource, featureNames, parseLabelLines, type DenseKind, type DenseLoadOptions, type DenseModel } from '../models/dense.js';
 import { decodeImage } from '../models/image.js';
 import { OPTIONS, SETTING_LIMITS, defaultFor, methodsFor, parseIntIn, parseSettings, type ExplainSettings, type Modality, type OptionKey } from '../attr/registry.js';
@@ -17,8 +16,6 @@ import { renderTabularHtml, renderTabularSvg, renderTabularText } from '../viz/t
 import { escapeControls } from '../viz/escape.js';
 import { DEFAULT_BUDGET_SHARE, availableMemory, emit, parseSize, useColor } from './explain-commands.js';
 
-/** The embedded demo image model (a small CNN trained on drawn shapes: scripts/demo/train_demo_image.py). */
-export const DEMO_IMAGE = fileURLToPath(new URL('../../../demo/image', import.meta.url));
 
 interface DenseCliOptions {
   model?: string;
@@ -162,7 +159,7 @@ Examples:
       else if (existsSync(o.baseline)) baseline = { image: decodeImage(readRegularFile(o.baseline, LIMITS.image, `--baseline ${o.baseline.slice(0, 200)}`), o.baseline.slice(0, 200)), label: o.baseline };
       else fail(`--baseline is one of ${IMAGE_BASELINES.join(', ')} or an image file; ${o.baseline.slice(0, 200)} is neither`);
     }
-    const model = await openDense('image', o.model ?? DEMO_IMAGE, o, {
+    const model = await openDense('image', o.model ?? DEMO_MODELS.image, o, {
       size: parseSizeHW(o.size), mean: parseTriple(o.mean, '--mean'), std: parseTriple(o.std, '--std'), ...(o.layer ? { layers: [o.layer] } : {}),
     });
     if (o.model === undefined) model.name = 'demo/image (embedded demo model)';

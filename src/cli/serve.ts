@@ -304,7 +304,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--model <dir>', 'also serve this model folder at /models/<folder name>/ (repeatable)', collect, [] as string[])
     .addHelpText('after', `
-The demo models are served at /models/qa/ and /models/sentiment/; /models/index.json lists every mount.
+The demo models are served at /models/qa/, /models/sentiment/ and /models/image/; /models/index.json lists every mount.
 Only GET and HEAD; no directory listings; nothing outside the app and model folders (links included) is served.
 Ctrl-C stops the server.
 
@@ -357,7 +357,7 @@ function hostOption(value: string): string {
 
 /** The demo models, then each --model folder at /models/<its name>/. */
 function mountsFor(dirs: string[]): Mount[] {
-  const mounts: Mount[] = [{ name: 'qa', dir: DEMO_MODELS.qa }, { name: 'sentiment', dir: DEMO_MODELS.sentiment }];
+  const mounts: Mount[] = [{ name: 'qa', dir: DEMO_MODELS.qa }, { name: 'sentiment', dir: DEMO_MODELS.sentiment }, { name: 'image', dir: DEMO_MODELS.image }];
   for (const dir of dirs) {
     let st: Stats;
     try {

@@ -61,4 +61,5 @@ export const DEMO_MODELS = {
   qa: fileURLToPath(new URL('../../../demo/qa', import.meta.url)),
   sentiment: fileURLToPath(new URL('../../../demo/sentiment', import.meta.url)),
   generate: fileURLToPath(new URL('../../../demo/generate', import.meta.url)),
+  image: fileURLToPath(new URL('../../../demo/image', import.meta.url)),
 } as const;

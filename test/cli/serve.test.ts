@@ -392,7 +392,7 @@ test('gradlens serve: binds 127.0.0.1 by default, serves the demo and --model fo
     const line = await s.firstLine;
     const m = /^gradlens: serving the web app at (http:\/\/127\.0\.0\.1:(\d+)\/) \(models: (.*)\)$/.exec(line);
     assert.ok(m, `first line: ${line}`);
-    assert.equal(m[3], `/models/qa/, /models/sentiment/, /models/${name}/`);
+    assert.equal(m[3], `/models/qa/, /models/sentiment/, /models/image/, /models/${name}/`);
     const p = Number(m[2]);
     assert.ok(p > 0);
     const qa = await get(p, '/models/qa/config.json');
@@ -401,7 +401,9 @@ test('gradlens serve: binds 127.0.0.1 by default, serves the demo and --model fo
     assertCommonHeaders(qa, 'demo');
     assert.equal((await get(p, `/models/${name}/config.json`)).body.toString(), '{"mine":true}\n');
     const index = JSON.parse((await get(p, '/models/index.json')).body.toString());
-    assert.deepEqual(index.models.map((x: { name: string }) => x.name), ['qa', 'sentiment', name]);
+    assert.deepEqual(index.models.map((x: { name: string }) => x.name), ['qa', 'sentiment', 'image', name]);
+    const sample = await get(p, '/models/image/samples/triangle.png');
+    assert.ok(sample.body.equals(readFileSync(join(ROOT, 'demo', 'image', 'samples', 'triangle.png'))), 'the demo image model\'s samples');
     const app = await get(p, '/');
     assert.equal(app.status, 200);
     assert.ok(app.body.equals(readFileSync(WEB_INDEX)), 'the app index.html');

@@ -218,6 +218,40 @@ function lpParts(c: RuleContext, ceil = false): [(s: string) => string, string] 
 
 const onesKernel = (c: RuleContext, dtype: number, kernel: number[]): string => c.b.constant(dtype, [1, 1, ...kernel], Array(prod(kernel)).fill(1));
 
+/**
+ * Stride 1 with explicit pads (the bulk of a CNN's convolutions): the adjoint is itself a convolution, of g with the
+ * kernel flipped and its channel axes swapped per group, W'[c, m] = W[m, c] reversed in space, padded by
+ * d·(k − 1) − p on each side, which gives exactly D outputs for any input size. ONNX Runtime's Conv is faster than
+ * its ConvTranspose (1.7× on [16, 64, 56, 56] 3×3, measured), and W' is folded from the initializer once. Null when
+ * the form does not apply (strides, SAME padding, pads larger than the dilated kernel, unknown weight shape, opset < 10).
+ */
+function strideOneAdjoint(c: RuleContext, g: string, W: string, a: WindowAttrs, group: number): string | null {
+  const r = a.kernel.length;
+  if (c.opset < 10 || a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER' || a.strides.some((v) => v !== 1)) return null;
+  const ws = c.shape(W);
+  if (!ws || !ws.every(isNumDim)) return null;
+  const [M, Cg] = ws as number[];
+  const pads = a.autoPad === 'VALID' ? Array(2 * r).fill(0) : a.pads;
+  const reach = a.kernel.map((k, i) => a.dilations[i]! * (k - 1));
+  const newPads = pads.map((p, i) => reach[i % r]! - p);
+  if (newPads.some((p) => p < 0)) return null;
+  const b = c.b;
+  const spatial = range(r).map((i) => 2 + i);
+  // [M, C/g, k…] → [g, M/g, C/g, k…] → [g, C/g, M/g, k…] → [C, M/g, k…]
+  let Wt: string;
+  if (group === 1) Wt = b.op('Transpose', [W], { perm: [1, 0, ...spatial] });
+  else {
+    const split = b.op('Reshape', [W, b.ints([group, M! / group, Cg!, ...a.kernel])]);
+    const swapped = b.op('Transpose', [split], { perm: [0, 2, 1, ...range(r).map((i) => 3 + i)] });
+    Wt = b.op('Reshape', [swapped, b.ints([group * Cg!, M! / group, ...a.kernel])]);
+  }
+  const big = 2 ** 62;
+  const flipped = b.slice(Wt, spatial.map(() => -1), spatial.map(() => -big), spatial, spatial.map(() => -1));
+  return b.op('Conv', [g, flipped], {
+    kernel_shape: a.kernel, dilations: a.dilations, pads: newPads, group: group === 1 ? undefined : group,
+  });
+}
+
 export const CONVOLUTION: Record<string, Rule> = {
   // Y = Conv(X, W) + B: X̄ = ConvTranspose(Ȳ, W) (same strides, dilations, group) from −pb, cut to X's size
   Conv: {
@@ -226,8 +260,12 @@ export const CONVOLUTION: Record<string, Rule> = {
       weightsInactive(c, [[1, 'weight W'], [2, 'bias B']]);
       const x = c.x(0), W = c.x(1);
       const r = c.rank(x) - 2;
-      const ax = windowAxes(c, x, windowAttrs(c.node, kernelOf(c, r, W)), false);
-      return [windowAdjoint(c, c.g(0)!, W, ax, attrInt(c.node, 'group', 1)), null, null];
+      const a = windowAttrs(c.node, kernelOf(c, r, W));
+      const group = attrInt(c.node, 'group', 1);
+      const fast = strideOneAdjoint(c, c.g(0)!, W, a, group);
+      if (fast) return [fast, null, null];
+      const ax = windowAxes(c, x, a, false);
+      return [windowAdjoint(c, c.g(0)!, W, ax, group), null, null];
     },
   },
   // Y = ConvTranspose(X, W): X̄ = Conv(Ȳ, W) with the same strides, dilations, group and the pads ConvTranspose cut

@@ -41,6 +41,6 @@ const ort = `${root}node_modules/onnxruntime-web/dist`;
 for (const f of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm']) {
   cpSync(`${ort}/${f}`, `${out}/ort/${f}`);
 }
-const demos = ['qa', 'sentiment'];
+const demos = ['qa', 'sentiment', 'image'];
 for (const d of demos) cpSync(`${root}demo/${d}`, `${out}/models/${d}`, { recursive: true });
 writeFileSync(`${out}/models/index.json`, `${JSON.stringify({ models: demos.map((name) => ({ name, path: `./models/${name}/` })) })}\n`);

@@ -1,10 +1,13 @@
 // The gradlens web app: a form whose pickers come from the same tables as the CLI (tasks, methods, options), a
 // worker that runs the explanation, and the report's own renderer for the result.
-import { DEFAULT_SETTINGS, GRANULARITIES, METHOD_TABLE, OPTIONS, defaultFor, methodsFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE, type Explanation, type TaskInput, type TaskName } from '../src/core.js';
+import {
+  DEFAULT_SETTINGS, GRANULARITIES, IMAGE_BASELINES, METHOD_TABLE, OPTIONS, SIGNS, defaultFor, methodsFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE,
+  type Explanation, type ImageExplanation, type MethodSpec, type Sign, type TaskInput, type TaskName,
+} from '../src/core.js';
 import { REPORT_CSS, renderAttentionView, renderTable } from '../src/viz/html.js';
 import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
 import { escapeHtml } from '../src/viz/escape.js';
-import type { ModelRef, RunRequest, WorkerMessage } from './protocol.js';
+import type { ImageRef, ModelRef, RunRequest, WorkerMessage } from './protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -21,9 +24,23 @@ function setState(state: State): void {
   $<HTMLButtonElement>('cancel').disabled = state !== 'running';
 }
 
+// ---- tasks: the text tasks of the CLI's table, and image classification (gradlens explain image) ---------------
+type WebTask = TaskName | 'image';
+const WEB_TASKS: readonly { name: WebTask; description: string; fields: readonly string[] }[] = [
+  ...TASK_TABLE,
+  { name: 'image', description: 'image classification: which pixels made the model see this class, with Captum\'s image views', fields: ['image'] },
+];
+const modalityOf = (task: WebTask): 'text' | 'image' => (task === 'image' ? 'image' : 'text');
+const currentTask = (): WebTask => $<HTMLSelectElement>('task').value as WebTask;
+/** The method options an image run reads from the option table, as `gradlens explain image` (its baseline, window and stride are its own). */
+const IMAGE_OPTION_KEYS: readonly OptionKey[] = ['steps', 'integration', 'samples', 'stdevs', 'seed', 'perturbationsPerEval'];
+/** The demo image model's samples (demo/image/samples/NAME.png). */
+const DEMO_SAMPLES = ['circle', 'square', 'triangle', 'cross'] as const;
+const IMAGE_METHOD_DEFAULT = 'ig';
+
 // ---- model picker ----------------------------------------------------------------------------------------------
 interface Mounted { name: string; path: string }
-const DEMO_TASKS: Record<string, TaskName> = { qa: 'qa', sentiment: 'classify' };
+const DEMO_TASKS: Record<string, WebTask> = { qa: 'qa', sentiment: 'classify', image: 'image' };
 const DEMO_TEXT: Partial<Record<TaskName, TaskInput>> = {
   qa: SEED_EXAMPLE,
   classify: { text: 'This movie was absolutely wonderful!' },
@@ -43,7 +60,7 @@ async function mountedModels(): Promise<Mounted[]> {
   } catch {
     // Static hosting without an index: the demos the build copies.
   }
-  return [{ name: 'qa', path: './models/qa/' }, { name: 'sentiment', path: './models/sentiment/' }];
+  return [{ name: 'qa', path: './models/qa/' }, { name: 'sentiment', path: './models/sentiment/' }, { name: 'image', path: './models/image/' }];
 }
 
 function modelLabel(m: Mounted): string {
@@ -103,11 +120,14 @@ function fillSelect(select: HTMLSelectElement, items: { value: string; label: st
 }
 
 function showTaskFields(): void {
-  const task = TASK_TABLE.find((t) => t.name === $<HTMLSelectElement>('task').value)!;
-  for (const el of document.querySelectorAll<HTMLElement>('.field')) el.hidden = !(task.fields as readonly string[]).includes(el.dataset['field']!);
+  const task = WEB_TASKS.find((t) => t.name === currentTask())!;
+  for (const el of document.querySelectorAll<HTMLElement>('.field')) el.hidden = !task.fields.includes(el.dataset['field']!);
+  $('granularity-row').hidden = task.name === 'image';
+  $<HTMLInputElement>('target').placeholder = task.name === 'image' ? 'label name or index (default: the predicted class)' : task.name === 'qa' ? 'START:END token positions' : 'label name or index';
 }
 
-function fillInputs(task: TaskName, force = false): void {
+function fillInputs(task: WebTask, force = false): void {
+  if (task === 'image') return;
   const example = DEMO_TEXT[task] ?? {};
   const set = (id: string, value: string | undefined) => {
     const el = $<HTMLInputElement | HTMLTextAreaElement>(id);
@@ -151,15 +171,72 @@ function buildMethodOptions(values: Record<string, string>): void {
   }));
 }
 
+/** The method select: the methods of the task's modality, from the same table as the CLI's --method. */
+function fillMethods(task: WebTask, wanted?: string | null): void {
+  const select = $<HTMLSelectElement>('method');
+  const modality = modalityOf(task);
+  if (select.dataset['modality'] === modality && !wanted) return;
+  const methods = methodsFor(modality);
+  const keep = wanted ?? select.value;
+  const fallback = modality === 'image' ? IMAGE_METHOD_DEFAULT : DEFAULT_SETTINGS.method;
+  fillSelect(select, methods.map((m) => ({ value: m.name, label: m.name, title: `${captumOf(m, modality)}: ${m.description}` })), methods.some((m) => m.name === keep) ? keep : fallback);
+  select.dataset['modality'] = modality;
+}
+
+const captumOf = (m: MethodSpec, modality: 'text' | 'image'): string => (modality === 'image' ? m.denseCaptum ?? m.captum : m.captum);
+/** The image run's own option fields a method reads (gradlens explain image's --baseline, --window, --stride). */
+const imageOptionUsed = (m: MethodSpec, key: string): boolean =>
+  key === 'baseline' ? (m.options as readonly string[]).includes('baseline') : key === 'window' || key === 'stride' ? m.name === 'occlusion' : true;
+
 function showMethodOptions(): void {
-  const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
+  const modality = modalityOf(currentTask());
+  const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)! as MethodSpec;
   for (const el of document.querySelectorAll<HTMLElement>('#method-options label')) {
     const key = el.dataset['option'] as OptionKey;
-    el.hidden = !(method.options as readonly string[]).includes(key);
+    el.hidden = !(method.options as readonly string[]).includes(key) || (modality === 'image' && !IMAGE_OPTION_KEYS.includes(key));
     const input = el.querySelector('input');
-    if (input) input.placeholder = defaultFor(method.name, key);
+    if (input) input.placeholder = defaultFor(method.name, key, modality);
   }
-  $('method-info').textContent = `${method.captum}: ${method.description}`;
+  for (const el of document.querySelectorAll<HTMLElement>('#image-options label[data-image-option]')) el.hidden = !imageOptionUsed(method, el.dataset['imageOption']!);
+  // The descriptions of the methods shared with text models speak of tokens and embeddings: images get the Captum class.
+  $('method-info').textContent = modality === 'image' && method.modalities.includes('text') ? `${captumOf(method, modality)} on the pixel values` : `${captumOf(method, modality)}: ${method.description}`;
+}
+
+// ---- the image to explain ---------------------------------------------------------------------------------------
+let pickedImage: File | undefined;
+let previewUrl: string | undefined;
+let imageMount: string | undefined;
+
+function useImageFile(file: File): void {
+  pickedImage = file;
+  $<HTMLSelectElement>('image-source').value = 'file';
+  $('image-drop-hint').textContent = `${file.name} (${file.size.toLocaleString('en')} bytes)`;
+  showPreview();
+}
+
+function showPreview(): void {
+  const img = $<HTMLImageElement>('image-preview');
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = undefined;
+  const source = $<HTMLSelectElement>('image-source').value;
+  let src: string | undefined;
+  if (source === 'file') {
+    if (pickedImage) src = previewUrl = URL.createObjectURL(pickedImage);
+  } else if (imageMount) src = `${imageMount}samples/${source}.png`;
+  img.hidden = src === undefined;
+  // A file that is not an image shows nothing here; the run says why.
+  img.onerror = () => { img.hidden = true; };
+  if (src !== undefined) img.src = src;
+  else img.removeAttribute('src');
+}
+
+function currentImage(): ImageRef {
+  const source = $<HTMLSelectElement>('image-source').value;
+  if (source === 'file') {
+    if (!pickedImage) throw new Error('pick or drop a PNG or JPEG image first');
+    return { kind: 'file', file: pickedImage };
+  }
+  return { kind: 'sample', dir: `${imageMount!}samples/`, name: source };
 }
 
 // ---- running ------------------------------------------------------------------------------------------------
@@ -213,26 +290,8 @@ function startRun(): void {
   const wasRunning = running !== undefined;
   let request: RunRequest;
   try {
-    const task = $<HTMLSelectElement>('task').value as TaskName;
-    const spec = TASK_TABLE.find((t) => t.name === task)!;
-    const input: TaskInput = {};
-    const read = (id: string) => $<HTMLInputElement>(id).value;
-    for (const f of spec.fields) {
-      const v = read(f);
-      if (f === 'labels') input.labels = v.split(',').map((s) => s.trim()).filter(Boolean);
-      else if (f === 'token') { if (v.trim() !== '') input.token = Number(v); }
-      else if (f === 'pair') { if (v.trim() !== '') input.pair = v; }
-      else (input as Record<string, string>)[f] = v;
-    }
-    const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
-    const settings: Record<string, string> = { method: method.name, granularity: $<HTMLSelectElement>('granularity').value };
-    for (const key of method.options) {
-      const v = $<HTMLInputElement>(`opt-${key}`).value.trim();
-      if (v !== '') settings[key] = v;
-    }
-    const target = read('target').trim();
-    const threads = Number(params.get('threads'));
-    request = { ...(Number.isInteger(threads) && threads > 0 && threads <= 64 ? { threads } : {}), type: 'run', id: ++runId, model: currentModel(), task, input, settings, webgpu: $<HTMLInputElement>('webgpu').checked, ...(target ? { target } : {}) };
+    if (currentTask() === 'image') request = imageRequest();
+    else request = textRequest();
   } catch (e) {
     fault((e as Error).message);
     return;
@@ -247,6 +306,53 @@ function startRun(): void {
   worker!.postMessage(request);
 }
 
+function runCommon(): { id: number; threads?: number; webgpu: boolean; model: ModelRef; target?: string } {
+  const target = $<HTMLInputElement>('target').value.trim();
+  const threads = Number(params.get('threads'));
+  return { ...(Number.isInteger(threads) && threads > 0 && threads <= 64 ? { threads } : {}), id: ++runId, model: currentModel(), webgpu: $<HTMLInputElement>('webgpu').checked, ...(target ? { target } : {}) };
+}
+
+/** As `gradlens explain image`: the method's options from the table, the image's own baseline, window, stride and sign. */
+function imageRequest(): RunRequest {
+  const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)! as MethodSpec;
+  const settings: Record<string, string> = { method: method.name };
+  for (const key of method.options) {
+    if (!IMAGE_OPTION_KEYS.includes(key)) continue;
+    const v = $<HTMLInputElement>(`opt-${key}`).value.trim();
+    if (v !== '') settings[key] = v;
+  }
+  const image = currentImage();
+  const field = (id: string, key: string) => {
+    const v = $<HTMLInputElement>(id).value.trim();
+    return v !== '' && imageOptionUsed(method, key) ? { [key]: v } : {};
+  };
+  return {
+    type: 'run', task: 'image', ...runCommon(), image, settings, sign: $<HTMLSelectElement>('image-sign').value as Sign,
+    ...field('image-baseline', 'baseline'), ...field('image-window', 'window'), ...field('image-stride', 'stride'),
+  };
+}
+
+function textRequest(): RunRequest {
+  const task = $<HTMLSelectElement>('task').value as TaskName;
+  const spec = TASK_TABLE.find((t) => t.name === task)!;
+  const input: TaskInput = {};
+  const read = (id: string) => $<HTMLInputElement>(id).value;
+  for (const f of spec.fields) {
+    const v = read(f);
+    if (f === 'labels') input.labels = v.split(',').map((s) => s.trim()).filter(Boolean);
+    else if (f === 'token') { if (v.trim() !== '') input.token = Number(v); }
+    else if (f === 'pair') { if (v.trim() !== '') input.pair = v; }
+    else (input as Record<string, string>)[f] = v;
+  }
+  const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)!;
+  const settings: Record<string, string> = { method: method.name, granularity: $<HTMLSelectElement>('granularity').value };
+  for (const key of method.options) {
+    const v = $<HTMLInputElement>(`opt-${key}`).value.trim();
+    if (v !== '') settings[key] = v;
+  }
+  return { type: 'run', ...runCommon(), task, input, settings };
+}
+
 function cancelRun(): void {
   if (running === undefined) return;
   running = undefined;
@@ -258,7 +364,7 @@ function cancelRun(): void {
   setState('cancelled');
 }
 
-const PHASES = { backend: 'Starting ONNX Runtime…', loading: 'Loading the model…', predicting: 'Predicting…', attributing: 'Attributing' };
+const PHASES = { backend: 'Starting ONNX Runtime…', loading: 'Loading the model…', predicting: 'Predicting…', attributing: 'Attributing', explaining: 'Predicting and attributing…' };
 
 function onWorkerMessage(m: WorkerMessage): void {
   if (m.id !== running) return; // a message of an abandoned run
@@ -281,7 +387,8 @@ function onWorkerMessage(m: WorkerMessage): void {
     fault(m.message);
     return;
   }
-  showResult(m.result, m.html, m.svg);
+  if (m.task === 'image') showImageResult(m.result, m.html, m.png);
+  else showResult(m.result, m.html, m.svg);
   // Timings for automation (npm run bench): model load and task run inside the worker, in ms.
   document.body.dataset['loadMs'] = m.ms.load.toFixed(1);
   document.body.dataset['runMs'] = m.ms.run.toFixed(1);
@@ -293,9 +400,9 @@ function onWorkerMessage(m: WorkerMessage): void {
   setState('done');
 }
 
-function download(name: string, type: string, text: string): HTMLAnchorElement {
+function download(name: string, type: string, content: string | Uint8Array): HTMLAnchorElement {
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.href = URL.createObjectURL(new Blob([content as BlobPart], { type }));
   a.download = name;
   a.textContent = `Download ${name.split('.').pop()!.toUpperCase()}`;
   a.id = `download-${name.split('.').pop()}`;
@@ -334,6 +441,39 @@ function showResult(e: Explanation, html: string, svg: string): void {
   result.hidden = false;
 }
 
+/**
+ * The image report as `gradlens explain image -o report.html` writes it (the panels PNG with captions, the prediction,
+ * the top classes), shown in the page; the downloads are the PNG, the JSON and that HTML.
+ */
+function showImageResult(e: ImageExplanation, html: string, png: Uint8Array): void {
+  const json = `${JSON.stringify(e, null, 2)}\n`;
+  $('gradlens-json').textContent = json;
+  const report = new DOMParser().parseFromString(html, 'text/html');
+  report.getElementById('gradlens-explanation')?.remove(); // the JSON is in #gradlens-json
+  const box = document.createElement('div');
+  box.className = 'image-report';
+  box.append(...[...report.body.childNodes].map((n) => document.importNode(n, true)));
+  // The panels are scaled down to the page's width where they are wider (1152 px for a 32×32 model): each caption keeps
+  // its panel's share of the width.
+  const panels = box.querySelector<HTMLImageElement>('.panels img');
+  if (panels) {
+    panels.id = 'image-panels';
+    const total = Number(panels.getAttribute('width'));
+    for (const span of box.querySelectorAll<HTMLElement>('.captions span')) {
+      const px = parseFloat(span.style.width);
+      if (total > 0 && px > 0) span.style.width = `${((100 * px) / total).toFixed(4)}%`;
+    }
+    box.querySelector<HTMLElement>('.captions')!.style.maxWidth = `${total}px`;
+  }
+  const result = $('gradlens-result');
+  result.replaceChildren(box);
+  const links = document.createElement('p');
+  links.className = 'downloads';
+  links.append(download('gradlens.png', 'image/png', png), download('gradlens.json', 'application/json', json), download('gradlens.html', 'text/html', html));
+  result.append(links);
+  result.hidden = false;
+}
+
 // ---- start-up: URL parameters preselect everything ------------------------------------------------------------
 async function init(): Promise<void> {
   const models = await mountedModels();
@@ -353,35 +493,81 @@ async function init(): Promise<void> {
       $<HTMLInputElement>('model-url').value = wantedModel;
     }
   }
+  // task=image without model=: the demo image model (the first mount is a text model).
+  const imageDemo = models.find((m) => DEMO_TASKS[m.name] === 'image');
+  if (!wantedModel && params.get('task') === 'image' && imageDemo) select.value = imageDemo.path;
   const mountName = models.find((m) => m.path === select.value)?.name;
-  const task = (params.get('task') ?? (mountName ? DEMO_TASKS[mountName] : undefined) ?? 'qa') as TaskName;
-  fillSelect($<HTMLSelectElement>('task'), TASK_TABLE.map((t) => ({ value: t.name, label: t.name, title: t.description })), task);
-  fillSelect($<HTMLSelectElement>('method'), methodsFor('text').map((m) => ({ value: m.name, label: m.name, title: `${m.captum}: ${m.description}` })), params.get('method') ?? DEFAULT_SETTINGS.method);
+  const task = (params.get('task') ?? (mountName ? DEMO_TASKS[mountName] : undefined) ?? 'qa') as WebTask;
+  fillSelect($<HTMLSelectElement>('task'), WEB_TASKS.map((t) => ({ value: t.name, label: t.name, title: t.description })), task);
+  fillMethods(currentTask(), params.get('method'));
   fillSelect($<HTMLSelectElement>('granularity'), GRANULARITIES.map((g) => ({ value: g, label: g })), params.get('granularity') ?? DEFAULT_SETTINGS.granularity);
-  buildMethodOptions(Object.fromEntries(OPTIONS.flatMap((o) => (params.has(o.key) ? [[o.key, params.get(o.key)!]] : []))));
+  // Images: baseline, window and stride are the image's own fields (kinds and pixels, not tokens).
+  const imageOwn = (key: string) => currentTask() === 'image' && (key === 'baseline' || key === 'window' || key === 'stride');
+  buildMethodOptions(Object.fromEntries(OPTIONS.flatMap((o) => (params.has(o.key) && !imageOwn(o.key) ? [[o.key, params.get(o.key)!]] : []))));
   for (const key of ['question', 'context', 'text', 'pair', 'labels', 'template', 'target', 'token']) {
     if (params.has(key)) $<HTMLInputElement>(key).value = params.get(key)!;
   }
+  imageMount = models.find((m) => m.name === 'image')?.path;
+  fillSelect($<HTMLSelectElement>('image-source'), [
+    ...(imageMount ? DEMO_SAMPLES.map((n) => ({ value: n, label: `sample: ${n} (demo/image)` })) : []),
+    { value: 'file', label: 'A PNG or JPEG file…' },
+  ], params.get('sample') ?? 'triangle');
+  fillSelect($<HTMLSelectElement>('image-baseline'), [{ value: '', label: 'default (black; gradient-shap: black and noise)' }, ...IMAGE_BASELINES.map((b) => ({ value: b, label: b }))], imageOwn('baseline') ? params.get('baseline') ?? '' : '');
+  fillSelect($<HTMLSelectElement>('image-sign'), SIGNS.map((g) => ({ value: g, label: g })), params.get('sign') ?? 'absolute_value');
+  for (const key of ['window', 'stride']) if (imageOwn(key) && params.has(key)) $<HTMLInputElement>(`image-${key}`).value = params.get(key)!;
+  const wantedSample = params.get('sample');
+  const startError = wantedSample !== null && $<HTMLSelectElement>('image-source').value !== wantedSample
+    ? (imageMount ? `sample=${wantedSample.slice(0, 40)}: the demo image model's samples are ${DEMO_SAMPLES.join(', ')}` : 'sample=: no demo image model is mounted at /models/image/')
+    : undefined;
   if (params.get('webgpu') === '1') $<HTMLInputElement>('webgpu').checked = true;
   const gpu = 'gpu' in navigator;
   $<HTMLInputElement>('webgpu').disabled = !gpu;
   if (!gpu) $<HTMLInputElement>('webgpu').parentElement!.title = 'this browser offers no WebGPU';
-  fillInputs($<HTMLSelectElement>('task').value as TaskName);
+  fillInputs(currentTask());
   showModelRows();
   showTaskFields();
   showMethodOptions();
+  showPreview();
 
+  const applyTask = () => {
+    showTaskFields();
+    fillInputs(currentTask());
+    fillMethods(currentTask());
+    showMethodOptions();
+  };
   select.addEventListener('change', () => {
     showModelRows();
     const name = models.find((m) => m.path === select.value)?.name;
     if (name && DEMO_TASKS[name] && DEMO_TASKS[name] !== $<HTMLSelectElement>('task').value) {
       $<HTMLSelectElement>('task').value = DEMO_TASKS[name]!;
-      showTaskFields();
-      fillInputs(DEMO_TASKS[name]!);
+      applyTask();
     }
   });
-  $('task').addEventListener('change', () => { showTaskFields(); fillInputs($<HTMLSelectElement>('task').value as TaskName); });
+  $('task').addEventListener('change', () => {
+    // Between image and text tasks a demo model of the other kind is swapped for the demo of the new task.
+    const name = models.find((m) => m.path === select.value)?.name;
+    const demo = models.find((m) => DEMO_TASKS[m.name] === currentTask());
+    if (name && DEMO_TASKS[name] && demo && (DEMO_TASKS[name] === 'image') !== (currentTask() === 'image')) {
+      select.value = demo.path;
+      showModelRows();
+    }
+    applyTask();
+  });
   $('method').addEventListener('change', showMethodOptions);
+  $('image-source').addEventListener('change', showPreview);
+  $('image-file').addEventListener('change', () => {
+    const file = $<HTMLInputElement>('image-file').files?.[0];
+    if (file) useImageFile(file);
+  });
+  const imageZone = $('image-drop');
+  imageZone.addEventListener('dragover', (e) => { e.preventDefault(); imageZone.classList.add('over'); });
+  imageZone.addEventListener('dragleave', () => imageZone.classList.remove('over'));
+  imageZone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    imageZone.classList.remove('over');
+    const file = e.dataTransfer?.files[0];
+    if (file) useImageFile(file);
+  });
   $('folder-input').addEventListener('change', () => {
     const files = [...($<HTMLInputElement>('folder-input').files ?? [])];
     if (files.length === 0) return;
@@ -408,7 +594,8 @@ async function init(): Promise<void> {
   $('form').addEventListener('submit', (e) => { e.preventDefault(); startRun(); });
   $('cancel').addEventListener('click', cancelRun);
   setState('idle');
-  if (params.get('run') === '1') startRun();
+  if (startError) fault(startError);
+  else if (params.get('run') === '1') startRun();
 }
 
 init().catch((e) => fault(`the page could not start: ${(e as Error).message}`));

@@ -1,15 +1,21 @@
 // The Web Worker that runs gradlens: loads the model through a model source, runs the task on onnxruntime-web, and
 // posts progress per ONNX Runtime call. The page stays responsive; Cancel terminates this worker.
 import {
-  BlobSource, GradlensError, HubSource, UrlSource, loadModelFromSource, parseSettings, renderHtml, renderSvg, runTask, useWebBackend,
-  type LoadedModel, type ModelSource,
+  BlobSource, GradlensError, HubSource, IMAGE_BASELINES, UrlSource, decodeImage, explainImage, loadDenseFromSource, loadModelFromSource,
+  parseSettings, renderHtml, renderImageHtml, renderPanels, renderSvg, runTask, useWebBackend,
+  type DenseModel, type ImageBaseline, type LoadedModel, type ModelSource,
 } from '../src/web.js';
-import type { ModelRef, RunRequest, WorkerMessage } from './protocol.js';
+import { fail } from '../src/errors.js';
+import { LIMITS } from '../src/io/limits.js';
+import { checkSize } from '../src/io/source.js';
+import { parsePixels } from '../src/tasks/image.js';
+import type { ImageRef, ImageRunRequest, ModelRef, RunRequest, TextRunRequest, WorkerMessage } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: WorkerMessage): void; onmessage: ((e: MessageEvent<RunRequest>) => void) | null; location: Location };
 const WASM_BUDGET = 2 * 1024 ** 3;
 let backend: Promise<{ threads: number; device: string }> | undefined;
-let cached: { key: string; model: Promise<LoadedModel> } | undefined;
+// One model at a time, text (tokenizer + graph) or image (dense): the key says which.
+let cached: { key: string; model: Promise<LoadedModel | DenseModel> } | undefined;
 
 const keyOf = (ref: ModelRef): string => (ref.kind === 'url' ? `url:${ref.url}` : ref.kind === 'hub' ? `hub:${ref.repo}` : `files:${ref.key}`);
 
@@ -21,37 +27,98 @@ function sourceOf(ref: ModelRef): ModelSource {
   }
 }
 
-function model(ref: ModelRef): Promise<LoadedModel> {
-  const key = keyOf(ref);
+function load<M extends LoadedModel | DenseModel>(kind: 'text' | 'image', ref: ModelRef, loader: (source: ModelSource) => Promise<M>): Promise<M> {
+  const key = `${kind}:${keyOf(ref)}`;
   if (cached?.key !== key) {
-    const loading = loadModelFromSource(sourceOf(ref), { name: ref.name });
+    const loading = loader(sourceOf(ref));
     cached = { key, model: loading };
     loading.catch(() => { if (cached?.model === loading) cached = undefined; });
   }
-  return cached.model;
+  return cached.model as Promise<M>;
+}
+
+const textModel = (ref: ModelRef) => load('text', ref, (source) => loadModelFromSource(source, { name: ref.name }));
+const imageModel = (ref: ModelRef) => load('image', ref, (source) => loadDenseFromSource(source, 'image', { name: ref.name }));
+
+/** The image's bytes: a picked file (size checked before reading) or a served sample. */
+async function imageBytes(ref: ImageRef): Promise<{ bytes: Uint8Array; what: string }> {
+  if (ref.kind === 'sample') {
+    const what = `sample ${ref.name}.png`;
+    return { bytes: await new UrlSource(new URL(ref.dir, scope.location.href).href, { label: ref.dir }).read(`${ref.name}.png`, LIMITS.image, what), what };
+  }
+  const what = ref.file.name || 'the picked image';
+  checkSize(ref.file.size, LIMITS.image, what);
+  try {
+    return { bytes: new Uint8Array(await ref.file.arrayBuffer()), what };
+  } catch (e) {
+    fail(`cannot read ${what}: ${(e as Error).message}`);
+  }
+}
+
+function imageBaseline(v: string | undefined): ImageBaseline | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!(IMAGE_BASELINES as readonly string[]).includes(v)) fail(`--baseline for images is one of ${IMAGE_BASELINES.join(', ')}, got ${v.slice(0, 40)}`);
+  return v as ImageBaseline;
+}
+
+type Post = (m: WorkerMessage) => void;
+type Backend = () => Promise<{ threads: number; device: string }>;
+
+async function runText(req: TextRunRequest, post: Post, startBackend: Backend): Promise<void> {
+  // Rows per ONNX Runtime call are planned within half of the 4 GiB a WASM (wasm32) heap can grow to, which also holds
+  // the model's weights (tasks/attribute.ts, attr/memory.ts).
+  const settings = { ...parseSettings(req.settings), memoryBudget: WASM_BUDGET };
+  const info = await startBackend();
+  post({ type: 'progress', id: req.id, phase: 'loading' });
+  const t0 = performance.now();
+  const loaded = await textModel(req.model);
+  const t1 = performance.now();
+  post({ type: 'progress', id: req.id, phase: 'predicting' });
+  const result = await runTask(req.task, loaded, req.input, req.target, settings, {
+    onProgress: (p) => post({ type: 'progress', id: req.id, phase: 'attributing', done: p.done, ...(p.total !== undefined ? { total: p.total } : {}) }),
+  });
+  const t2 = performance.now();
+  post({ type: 'done', id: req.id, task: req.task, result, html: renderHtml([result]), svg: renderSvg(result), backend: info, ms: { load: t1 - t0, run: t2 - t1 } });
+}
+
+/** As `gradlens explain image`: the same settings, the same views and the same report. */
+async function runImage(req: ImageRunRequest, post: Post, startBackend: Backend): Promise<void> {
+  const settings = { ...parseSettings(req.settings, 'image'), memoryBudget: WASM_BUDGET };
+  const baseline = imageBaseline(req.baseline);
+  const window = parsePixels(req.window || undefined, '--window'), stride = parsePixels(req.stride || undefined, '--stride');
+  const { bytes, what } = await imageBytes(req.image);
+  const img = decodeImage(bytes, what);
+  const info = await startBackend();
+  post({ type: 'progress', id: req.id, phase: 'loading' });
+  const t0 = performance.now();
+  const model = await imageModel(req.model);
+  const t1 = performance.now();
+  post({ type: 'progress', id: req.id, phase: 'explaining' });
+  const { explanation, view } = await explainImage(model, img, settings, {
+    ...(req.target !== undefined ? { target: req.target } : {}), ...(baseline ? { baseline } : {}),
+    ...(window !== undefined ? { window } : {}), ...(stride !== undefined ? { stride } : {}),
+  });
+  const panels = renderPanels(view.image, view.attr, view.channels, { sign: req.sign });
+  const html = renderImageHtml(explanation, panels, req.sign);
+  const t2 = performance.now();
+  post({
+    type: 'done', id: req.id, task: 'image', result: explanation, html, png: panels.png, panels: { width: panels.width, height: panels.height },
+    backend: info, ms: { load: t1 - t0, run: t2 - t1 },
+  });
 }
 
 scope.onmessage = async (event) => {
   const req = event.data;
   if (req?.type !== 'run') return;
-  const post = (m: WorkerMessage) => scope.postMessage(m);
-  try {
-    // Rows per ONNX Runtime call are planned within half of the 4 GiB a WASM (wasm32) heap can grow to, which also holds
-    // the model's weights (tasks/attribute.ts, attr/memory.ts).
-    const settings = { ...parseSettings(req.settings), memoryBudget: WASM_BUDGET };
+  const post: Post = (m) => scope.postMessage(m);
+  const startBackend: Backend = () => {
     post({ type: 'progress', id: req.id, phase: 'backend' });
     backend ??= useWebBackend({ wasmPaths: new URL('./ort/', scope.location.href).href, webgpu: req.webgpu, ...(req.threads ? { threads: req.threads } : {}) });
-    const info = await backend.catch((e) => { backend = undefined; throw e; });
-    post({ type: 'progress', id: req.id, phase: 'loading' });
-    const t0 = performance.now();
-    const loaded = await model(req.model);
-    const t1 = performance.now();
-    post({ type: 'progress', id: req.id, phase: 'predicting' });
-    const result = await runTask(req.task, loaded, req.input, req.target, settings, {
-      onProgress: (p) => post({ type: 'progress', id: req.id, phase: 'attributing', done: p.done, ...(p.total !== undefined ? { total: p.total } : {}) }),
-    });
-    const t2 = performance.now();
-    post({ type: 'done', id: req.id, result, html: renderHtml([result]), svg: renderSvg(result), backend: info, ms: { load: t1 - t0, run: t2 - t1 } });
+    return backend.catch((e) => { backend = undefined; throw e; });
+  };
+  try {
+    if (req.task === 'image') await runImage(req, post, startBackend);
+    else await runText(req, post, startBackend);
   } catch (e) {
     const message = e instanceof GradlensError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
     post({ type: 'error', id: req.id, message: message.split('\n')[0]! });

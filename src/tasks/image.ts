@@ -223,7 +223,8 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
     if (Math.abs(delta) > 0.05 * Math.max(gap, 1e-6)) warnings.push(`convergence delta ${delta.toPrecision(3)} is more than 5% of F(x) − F(baseline) = ${(fX - (result.fBaseline?.[0] ?? 0)).toPrecision(3)}: use more --steps`);
   }
   const settingsOut: Record<string, unknown> = {};
-  for (const key of spec.options) settingsOut[key] = settings[key];
+  // The baseline is the explanation's own field (the token-model setting's default, pad, means nothing here).
+  for (const key of spec.options) if (key !== 'baseline') settingsOut[key] = settings[key];
   if (spec.name === 'occlusion') Object.assign(settingsOut, { window: side, stride: step });
   const explanation: ImageExplanation = {
     task: 'image', model: model.name, method: spec.name, captum: spec.denseCaptum ?? spec.captum,

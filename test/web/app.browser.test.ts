@@ -214,3 +214,118 @@ test('a folder without tokenizer.json, a truncated model.onnx and a quantized-on
     await page.close();
   }
 });
+
+interface ImageJson {
+  model: string; method: string; layer?: string;
+  prediction: { index: number; label: string; probability: number };
+  attributions: { shape: number[]; data: string };
+  delta: number | null;
+}
+
+const floats = (a: { data: string }): Float32Array => {
+  const b = Buffer.from(a.data, 'base64');
+  return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+};
+
+/** The panels PNG's size as its IHDR chunk declares it. */
+const pngSize = (bytes: Buffer): [number, number] => {
+  assert.ok(bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'a PNG');
+  return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+};
+
+async function panelsSize(page: Page): Promise<[number, number]> {
+  return page.$eval('#gradlens-result .panels img', async (img) => {
+    const i = img as HTMLImageElement;
+    await i.decode();
+    return [i.naturalWidth, i.naturalHeight] as [number, number];
+  });
+}
+
+test('the image task explains the triangle sample on the demo image model as the Node CLI does (ig: prediction, attributions, 1152×224 panels, PNG/JSON/HTML downloads), and grad-cam runs', { skip }, async () => {
+  const sample = join(ROOT, 'demo', 'image', 'samples', 'triangle.png');
+  const cli = await runCli(['explain', 'image', '--image', sample, '--format', 'json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const node = JSON.parse(cli.stdout) as ImageJson;
+  assert.equal(node.prediction.label, 'triangle');
+  const { page, errors } = await openPage('task=image&model=/models/image/&sample=triangle&method=ig&run=1');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  // The method select offers the image methods of the CLI's table; granularity is a text option.
+  assert.deepEqual(await page.$$eval('#method option', (os) => os.map((o) => (o as HTMLOptionElement).value)), ['ig', 'saliency', 'input-x-gradient', 'smoothgrad', 'gradient-shap', 'occlusion', 'grad-cam']);
+  assert.equal(await page.isHidden('#granularity'), true);
+  const web = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as ImageJson;
+  assert.equal(web.model, node.model);
+  assert.equal(web.method, 'ig');
+  assert.equal(web.prediction.label, 'triangle');
+  assert.ok(Math.abs(web.prediction.probability - node.prediction.probability) < 1e-4, `probability: web ${web.prediction.probability} vs node ${node.prediction.probability}`);
+  assert.match((await page.textContent('#gradlens-result h1')) ?? '', /Why triangle\?/);
+  assert.match((await page.textContent('#gradlens-result')) ?? '', /Prediction\s*triangle \(\d+\.\d%\)/);
+  // Per pixel and channel, |web − node| ≤ 1e-4 × the largest |node| value (float32 on two ONNX Runtime builds).
+  assert.deepEqual(web.attributions.shape, [1, 3, 32, 32]);
+  const [w, n] = [floats(web.attributions), floats(node.attributions)];
+  assert.equal(w.length, n.length);
+  const scale = Math.max(...Array.from(n, Math.abs));
+  w.forEach((v, i) => assert.ok(Math.abs(v - n[i]!) <= 1e-4 * scale, `value ${i}: web ${v} vs node ${n[i]}`));
+  assert.ok(Math.abs(web.delta! - node.delta!) <= 1e-4 * Math.max(1, Math.abs(node.delta!)), `delta: web ${web.delta} vs node ${node.delta}`);
+  // Five panels of 224 px (the 32×32 image enlarged 7×) and four 8 px gaps: the image and sign absolute_value's four views.
+  assert.deepEqual(await panelsSize(page), [1152, 224]);
+  const { readFileSync } = await import('node:fs');
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('#download-png')]);
+  assert.deepEqual(pngSize(readFileSync(await png.path())), [1152, 224]);
+  const [json] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+  assert.equal(readFileSync(await json.path(), 'utf8'), await page.textContent('#gradlens-json'));
+  const [html] = await Promise.all([page.waitForEvent('download'), page.click('#download-html')]);
+  const report = readFileSync(await html.path(), 'utf8');
+  assert.match(report, /<script type="application\/json" id="gradlens-explanation">/);
+  assert.match(report, /<img src="data:image\/png;base64,[^"]+" width="1152" height="224"/);
+  await page.screenshot({ path: join(work, 'image.png'), fullPage: true });
+
+  // grad-cam from the select: the map of the last feature map, upsampled to the image.
+  await page.selectOption('#method', 'grad-cam');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  const cam = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as ImageJson;
+  const nodeCam = await runCli(['explain', 'image', '--image', sample, '--method', 'grad-cam', '--format', 'json']);
+  assert.equal(nodeCam.code, 0, nodeCam.stderr);
+  const camNode = JSON.parse(nodeCam.stdout) as ImageJson;
+  assert.equal(cam.method, 'grad-cam');
+  assert.equal(cam.prediction.label, 'triangle');
+  assert.equal(cam.layer, camNode.layer);
+  assert.deepEqual(cam.attributions.shape, [1, 1, 32, 32]);
+  const [cw, cn] = [floats(cam.attributions), floats(camNode.attributions)];
+  const camScale = Math.max(...Array.from(cn, Math.abs));
+  assert.ok(camScale > 0, 'grad-cam is not zero everywhere');
+  cw.forEach((v, i) => assert.ok(Math.abs(v - cn[i]!) <= 1e-4 * camScale, `grad-cam ${i}: web ${v} vs node ${cn[i]}`));
+  assert.deepEqual(await panelsSize(page), [1152, 224]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an image file that is not a PNG or JPEG gives one sentence in #gradlens-error, and the page then explains a sample', { skip }, async () => {
+  const { page, errors } = await openPage('task=image&model=/models/image/');
+  await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
+  await page.setInputFiles('#image-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image, just some text\n') });
+  assert.equal(await page.$eval('#image-source', (s) => (s as HTMLSelectElement).value), 'file', 'picking a file selects it');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'error');
+  const message = (await page.textContent('#gradlens-error')) ?? '';
+  assert.match(message, /^notes\.txt is neither a PNG nor a JPEG file/);
+  assert.doesNotMatch(message, /\n|\bat \S+:\d+|internal error/, 'one sentence, no stack');
+  assert.match(message, /\.$/);
+  assert.equal(await page.textContent('#gradlens-json'), '');
+  assert.equal(await page.isHidden('#gradlens-result'), true);
+  // Still usable: a sample with another method runs after the error.
+  await page.selectOption('#image-source', 'square');
+  await page.selectOption('#method', 'saliency');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  assert.equal(await page.isHidden('#gradlens-error'), true);
+  const web = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as ImageJson;
+  assert.equal(web.method, 'saliency');
+  assert.equal(web.prediction.label, 'square');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

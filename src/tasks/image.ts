@@ -65,12 +65,16 @@ export interface ImageExplanation {
 /** What the views draw: the processed image and the attributions per pixel and channel (channels last). */
 export interface ImageViewData { image: RgbImage; attr: Float64Array; channels: number }
 
-export function encodeFloat32(values: ArrayLike<number>, shape: number[]): EncodedArray {
-  const f = Float32Array.from(values as ArrayLike<number>);
-  const bytes = new Uint8Array(f.buffer);
+/** Base64 of bytes (btoa exists in Node and browsers; chunks keep the argument list short). */
+export function bytesToBase64(bytes: Uint8Array): string {
   let bin = '';
   for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return { shape, dtype: 'float32', encoding: 'base64', data: btoa(bin) };
+  return btoa(bin);
+}
+
+export function encodeFloat32(values: ArrayLike<number>, shape: number[]): EncodedArray {
+  const f = Float32Array.from(values as ArrayLike<number>);
+  return { shape, dtype: 'float32', encoding: 'base64', data: bytesToBase64(new Uint8Array(f.buffer)) };
 }
 
 export function decodeFloat32(a: EncodedArray): Float32Array {

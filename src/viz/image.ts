@@ -7,7 +7,7 @@
 import { encodeRgbPng, type RgbImage } from '../models/image.js';
 import { escapeHtml as esc } from './escape.js';
 import { REPORT_CSS } from './html.js';
-import type { ImageExplanation } from '../tasks/image.js';
+import { bytesToBase64, type ImageExplanation } from '../tasks/image.js';
 
 
 export const SIGNS = ['absolute_value', 'positive', 'negative', 'all'] as const;
@@ -186,12 +186,6 @@ const VIEW_TITLES: Record<Panels['panels'][number]['name'], string> = {
   original_image: 'image (as the model sees it)', heat_map: 'heat_map', blended_heat_map: 'blended_heat_map', masked_image: 'masked_image', alpha_scaling: 'alpha_scaling',
 };
 
-function base64(bytes: Uint8Array): string {
-  let bin = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
-
 const pct = (p: number) => (Number.isFinite(p) ? `${(100 * p).toFixed(1)}%` : '—');
 const num = (v: number | null) => (v === null ? '—' : Math.abs(v) >= 1e-3 || v === 0 ? v.toFixed(4) : v.toExponential(2));
 
@@ -225,7 +219,7 @@ tr.target td { font-weight: 700; }
 <body>
 <h1>Why ${esc(e.target.label)}?</h1>
 ${warnings}
-<div class="panels"><img src="data:image/png;base64,${base64(panels.png)}" width="${panels.width}" height="${panels.height}" alt="the image and Captum's views of the attributions"></div>
+<div class="panels"><img src="data:image/png;base64,${bytesToBase64(panels.png)}" width="${panels.width}" height="${panels.height}" alt="the image and Captum's views of the attributions"></div>
 <div class="captions">${captions}</div>
 <h2>Prediction</h2>
 <table class="facts">${facts}</table>

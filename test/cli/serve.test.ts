@@ -430,7 +430,7 @@ test('gradlens serve: SIGTERM stops it too (exit 0)', async () => {
   const s = serve(['--port', '0']);
   try {
     const line = await s.firstLine;
-    assert.match(line, /\(models: \/models\/qa\/, \/models\/sentiment\/\)$/);
+    assert.match(line, /\(models: \/models\/qa\/, \/models\/sentiment\/, \/models\/image\/\)$/);
     s.child.kill('SIGTERM');
     const r = await withTimeout(s.exit, 5000, 'exit after SIGTERM');
     assert.equal(r.code, 0, r.stderr);

@@ -186,7 +186,7 @@ function fillMethods(task: WebTask, wanted?: string | null): void {
 const captumOf = (m: MethodSpec, modality: 'text' | 'image'): string => (modality === 'image' ? m.denseCaptum ?? m.captum : m.captum);
 /** The image run's own option fields a method reads (gradlens explain image's --baseline, --window, --stride). */
 const imageOptionUsed = (m: MethodSpec, key: string): boolean =>
-  key === 'baseline' ? (m.options as readonly string[]).includes('baseline') : key === 'window' || key === 'stride' ? m.name === 'occlusion' : true;
+  key === 'baseline' ? (m.options as readonly string[]).includes('baseline') : key === 'window' ? ['occlusion', 'feature-ablation', 'shapley', 'kernel-shap', 'lime'].includes(m.name) : key === 'stride' ? m.name === 'occlusion' : true;
 
 function showMethodOptions(): void {
   const modality = modalityOf(currentTask());

@@ -167,7 +167,8 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
   const H = prepared.height, W = prepared.width;
 
   const defaultBaseline: ImageBaseline = options.baseline ?? 'black';
-  const usesBaseline = ['ig', 'occlusion', 'gradient-shap'].includes(spec.name);
+  const usesBaseline = (spec.options as readonly string[]).includes('baseline') || spec.name === 'gradient-shap';
+  const patches = PATCH_METHODS.includes(spec.name);
   const baseline = baselineTensor(model, defaultBaseline, pixels, prepared, settings.seed);
   const distribution = spec.name === 'gradient-shap' && options.baseline === undefined
     ? concatRows([baseline, baselineTensor(model, 'noise', pixels, prepared, settings.seed)]) : baseline;
@@ -176,9 +177,9 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
   const auto = Math.max(1, Math.round(Math.min(H, W) / 14));
   const side = options.window === undefined || options.window === 'auto' ? auto : options.window;
   const step = options.stride === undefined || options.stride === 'auto' ? Math.max(1, Math.ceil(side / 2)) : options.stride;
-  if (spec.name === 'occlusion') {
+  if (spec.name === 'occlusion' || patches) {
     if (side > Math.min(H, W)) fail(`--window ${side} is larger than the ${H}×${W} image the model sees`);
-    if (step > side) fail(`--stride ${step} is larger than --window ${side}: some pixels would never be occluded`);
+    if (spec.name === 'occlusion' && step > side) fail(`--stride ${step} is larger than --window ${side}: some pixels would never be occluded`);
   }
   const window = model.layout === 'nchw' ? [3, side, side] : [side, side, 3];
   const strides = model.layout === 'nchw' ? [3, step, step] : [step, step, 3];
@@ -198,7 +199,7 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
     modality: 'image', runner: model.runner, input: model.input, feeds,
     targets: [{ output: model.output, target: targetIdx, label: target.label }],
     internalBatchSize: chunk, perturbationsPerEval: perEval, settings, baseline, baselineDistribution: distribution,
-    window, strides, ...(layer ? { layer } : {}),
+    window, strides, ...(layer ? { layer } : {}), ...(patches ? { featureMask: patchMask(H, W, side, model.layout!) } : {}),
   };
   const result = (await spec.dense!(ctx))[0]!;
   const warnings: string[] = [];
@@ -230,6 +231,7 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
   // The baseline is the explanation's own field (the token-model setting's default, pad, means nothing here).
   for (const key of spec.options) if (key !== 'baseline') settingsOut[key] = settings[key];
   if (spec.name === 'occlusion') Object.assign(settingsOut, { window: side, stride: step });
+  if (patches) Object.assign(settingsOut, { window: side, features: Math.ceil(H / side) * Math.ceil(W / side) });
   const explanation: ImageExplanation = {
     task: 'image', model: model.name, method: spec.name, captum: spec.denseCaptum ?? spec.captum,
     input: { name: model.input, shape: [...pixels.dims], layout: model.layout! },
@@ -242,6 +244,25 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
     settings: settingsOut, warnings,
   };
   return { explanation, view: { image: prepared, attr, channels } };
+}
+
+/** The perturbation methods that perturb square patches (features) of the image, all channels together. */
+const PATCH_METHODS: readonly string[] = ['feature-ablation', 'shapley', 'kernel-shap', 'lime'];
+
+/**
+ * A feature mask of side × side patches over an H × W image, row-major (the last row and column of patches may be
+ * smaller), the same feature on every channel, in the input's layout.
+ */
+export function patchMask(H: number, W: number, side: number, layout: 'nchw' | 'nhwc'): Int32Array {
+  const cols = Math.ceil(W / side);
+  const mask = new Int32Array(3 * H * W);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const f = Math.floor(y / side) * cols + Math.floor(x / side);
+      for (let c = 0; c < 3; c++) mask[layout === 'nchw' ? (c * H + y) * W + x : (y * W + x) * 3 + c] = f;
+    }
+  }
+  return mask;
 }
 
 /** --window / --stride for images: "auto" or pixels. */

@@ -148,6 +148,10 @@ export async function loadDenseFromSource(source: ModelSource, kind: DenseKind, 
     if (options.onnxName === undefined && await source.has('preprocessor_config.json')) {
       processor = imageProcessorFromConfig(await readJsonFrom(source, 'preprocessor_config.json', LIMITS.configJson), `preprocessor_config.json of ${name}`);
     }
+    // A --size the model cannot take is refused before any image is resized to it.
+    if (options.size && ((requiredSize.height !== null && requiredSize.height !== options.size.height) || (requiredSize.width !== null && requiredSize.width !== options.size.width))) {
+      fail(`${name} takes ${requiredSize.height ?? 'any'}×${requiredSize.width ?? 'any'} images, not --size ${options.size.height}x${options.size.width}`);
+    }
     const size = options.size ?? (requiredSize.height && requiredSize.width ? { height: requiredSize.height, width: requiredSize.width } : undefined);
     if (!processor) {
       if (!size) fail(`${name}: no preprocessor_config.json and the model's input size is not fixed (${fmtDims(dims)}): give --size HxW`);

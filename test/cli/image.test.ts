@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeImage } from '../../src/models/image.js';
@@ -69,8 +69,16 @@ test('explain image: bad input gets one clear line', async () => {
     writeFileSync(notImage, 'not an image at all');
     assertOneLineError(await runCli(['explain', 'image', '--image', notImage]), /x\.png is neither a PNG nor a JPEG/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', MLP]), /not an image batch \[batch, 3, height, width\]/);
-    assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', CNN, '--size', '48x48']), /takes 32×32 images but its preprocessing .* makes 48×48: give --size 32x32/);
+    assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', CNN, '--size', '48x48']), /takes 32×32 images, not --size 48x48/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', fixture('models', 'bert-ner')]), /has no float input/);
+    // A folder whose preprocessor_config.json makes another size than the model takes.
+    const folder = join(dir, 'wrong-size');
+    mkdirSync(join(folder, 'onnx'), { recursive: true });
+    copyFileSync(CNN, join(folder, 'onnx', 'model.onnx'));
+    writeFileSync(join(folder, 'preprocessor_config.json'), JSON.stringify({ size: { height: 48, width: 48 }, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] }));
+    assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', folder]), /takes 32×32 images but its preprocessing \(preprocessor_config\.json of .*\) makes 48×48: give --size 32x32/);
+    writeFileSync(join(folder, 'preprocessor_config.json'), '{"size": {"height": 0}}');
+    assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', folder]), /preprocessor_config\.json of .*: size\.height must be an integer from 1 to 8192, got 0/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--target', 'dog']), /--target dog is neither a label/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--method', 'layer-ig']), /argument 'layer-ig' is invalid|--method/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--method', 'occlusion', '--window', '64']), /--window 64 is larger than the 32×32 image/);

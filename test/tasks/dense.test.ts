@@ -4,9 +4,10 @@ import { MemorySource } from '../../src/io/source.js';
 import { encodeModel } from '../../src/onnx/model.js';
 import { loadDenseFromSource } from '../../src/models/dense.js';
 import { explainTabular } from '../../src/tasks/tabular.js';
-import { patchMask } from '../../src/tasks/image.js';
+import { decodeFloat32, explainImage, patchMask } from '../../src/tasks/image.js';
+import type { RgbImage } from '../../src/models/image.js';
 import { parseSettings } from '../../src/attr/registry.js';
-import { buildModel, DT } from '../autodiff/op-model.js';
+import { buildModel, DT, type ModelNode } from '../autodiff/op-model.js';
 
 /*
  * A linear tabular model y = W·x + c is its own oracle: IG from any baseline b is exactly W_t ⊙ (x − b) (completeness
@@ -85,4 +86,62 @@ test('image patch features: side × side squares, row-major, one feature per pix
   for (let i = 0; i < H * W5; i++) assert.ok(m[i] === m[H * W5 + i] && m[i] === m[2 * H * W5 + i], 'same feature on every channel');
   const n = patchMask(H, W5, side, 'nhwc');
   for (let y = 0; y < H; y++) for (let x2 = 0; x2 < W5; x2++) assert.equal(n[(y * W5 + x2) * 3 + 1], m[(1 * H + y) * W5 + x2]);
+});
+
+// ---- images: channels-last inputs explain like channels-first ones ----
+
+
+/** A small CNN (Conv 3→4, 3×3, pad 1 → Relu → GlobalAveragePool → Flatten → Gemm 4→3), optionally reading NHWC. */
+function cnnSource(layout: 'nchw' | 'nhwc'): MemorySource {
+  const conv = Array.from({ length: 4 * 3 * 9 }, (_, i) => Math.sin(i * 1.7) * 0.5);
+  const fc = Array.from({ length: 3 * 4 }, (_, i) => Math.cos(i * 0.9));
+  const nodes: ModelNode[] = [
+    ...(layout === 'nhwc' ? [{ op: 'Transpose', inputs: ['pixel_values'], outputs: ['x'], attrs: { perm: [0, 3, 1, 2] } }] : []),
+    { op: 'Conv', inputs: [layout === 'nhwc' ? 'x' : 'pixel_values', 'w', 'b'], outputs: ['h'], attrs: { pads: [1, 1, 1, 1], kernel_shape: [3, 3] } },
+    { op: 'Relu', inputs: ['h'], outputs: ['r'] },
+    { op: 'GlobalAveragePool', inputs: ['r'], outputs: ['p'] },
+    { op: 'Flatten', inputs: ['p'], outputs: ['f'] },
+    { op: 'Gemm', inputs: ['f', 'fc'], outputs: ['logits'], attrs: { transB: 1 } },
+  ];
+  const model = buildModel({
+    opset: 13,
+    inputs: [{ name: 'pixel_values', elemType: DT.FLOAT, shape: layout === 'nchw' ? ['batch', 3, 8, 8] : ['batch', 8, 8, 3] }],
+    consts: [
+      { name: 'w', elemType: DT.FLOAT, dims: [4, 3, 3, 3], values: conv },
+      { name: 'b', elemType: DT.FLOAT, dims: [4], values: [0.1, -0.1, 0.2, 0] },
+      { name: 'fc', elemType: DT.FLOAT, dims: [3, 4], values: fc },
+    ],
+    nodes,
+    outputs: [{ name: 'logits', elemType: DT.FLOAT }],
+  });
+  return new MemorySource({
+    'onnx/model.onnx': encodeModel(model),
+    'config.json': JSON.stringify({ id2label: { 0: 'a', 1: 'b', 2: 'c' } }),
+    'preprocessor_config.json': JSON.stringify({ size: { height: 8, width: 8 }, image_mean: [0.5, 0.4, 0.3], image_std: [0.2, 0.25, 0.3] }),
+  }, layout);
+}
+
+test('a channels-last image model ([batch, H, W, 3]) gets the same attributions as its channels-first twin', async () => {
+  const img: RgbImage = { width: 12, height: 10, data: Uint8Array.from({ length: 12 * 10 * 3 }, (_, i) => (i * 37) % 256) };
+  const first = await loadDenseFromSource(cnnSource('nchw'), 'image');
+  const last = await loadDenseFromSource(cnnSource('nhwc'), 'image');
+  assert.equal(first.layout, 'nchw');
+  assert.equal(last.layout, 'nhwc');
+  try {
+    for (const method of ['ig', 'saliency', 'occlusion', 'kernel-shap', 'grad-cam']) {
+      const settings = parseSettings({ method }, 'image');
+      const a = await explainImage(first, img, settings, { window: 2 });
+      const b = await explainImage(last, img, settings, { window: 2 });
+      assert.equal(a.explanation.prediction.label, b.explanation.prediction.label);
+      // The views' channels-last values agree element for element.
+      const err = a.view.attr.reduce((m, v, i) => Math.max(m, Math.abs(v - b.view.attr[i]!)), 0);
+      const scale = a.view.attr.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assert.ok(err <= 1e-5 * Math.max(scale, 1e-9), `${method}: channels-last vs channels-first ${err} (scale ${scale})`);
+      assert.deepEqual(b.explanation.attributions.shape, method === 'grad-cam' ? [1, 1, 8, 8] : [1, 8, 8, 3]);
+      assert.equal(decodeFloat32(b.explanation.attributions).length, method === 'grad-cam' ? 64 : 192);
+    }
+  } finally {
+    await first.runner.release();
+    await last.runner.release();
+  }
 });

@@ -9,7 +9,7 @@ import { DEMO_MODELS, FolderSource, openModelFolder } from '../io/folder.js';
 import { loadDenseFromSource, featureNames, parseLabelLines, type DenseKind, type DenseLoadOptions, type DenseModel } from '../models/dense.js';
 import { decodeImage } from '../models/image.js';
 import { OPTIONS, SETTING_LIMITS, defaultFor, methodsFor, parseIntIn, parseSettings, type ExplainSettings, type Modality, type OptionKey } from '../attr/registry.js';
-import { IMAGE_BASELINES, explainImage, parsePixels, type ImageBaseline, type ImageExplanation } from '../tasks/image.js';
+import { IMAGE_BASELINES, explainImage, parsePixels, type ImageBaseline } from '../tasks/image.js';
 import { TABULAR_BASELINES, columnMeans, explainTabular, rowValues, tableRows, type TabularBaseline } from '../tasks/tabular.js';
 import { SIGNS, normalizeAttr, renderImageHtml, renderPanels, type Sign } from '../viz/image.js';
 import { renderTabularHtml, renderTabularSvg, renderTabularText } from '../viz/tabular.js';
@@ -89,7 +89,8 @@ async function openDense(kind: DenseKind, spec: string, o: DenseCliOptions, extr
 }
 
 function formatOf(o: DenseCliOptions, allowed: readonly string[]): string {
-  const f = o.format ?? (o.out ? extname(o.out).toLowerCase().slice(1).replace('htm', 'html').replace('htmll', 'html') : 'text');
+  const byExtension: Record<string, string> = { '.png': 'png', '.json': 'json', '.html': 'html', '.htm': 'html', '.svg': 'svg', '.txt': 'text' };
+  const f = o.format ?? (o.out ? byExtension[extname(o.out).toLowerCase()] ?? extname(o.out).slice(1, 20) : 'text');
   if (!allowed.includes(f)) fail(`${o.format ? '--format' : `--out ${o.out}`}: the formats are ${allowed.join(', ')}${o.format ? '' : ' (by the file\'s extension)'}`);
   if (f === 'png' && !o.out) fail('--format png writes binary: give --out FILE.png');
   return f;
@@ -111,7 +112,7 @@ function parseSizeHW(v: string | undefined): { height: number; width: number } |
 }
 
 /** A terminal sketch of the attribution: shades of its absolute value, at most 48 columns. */
-function asciiHeat(e: ImageExplanation, attr: Float64Array, channels: number, W: number, H: number): string {
+function asciiHeat(attr: Float64Array, channels: number, W: number, H: number): string {
   const norm = normalizeAttr(attr, channels, 'absolute_value');
   const cols = Math.min(48, W), rows = Math.max(1, Math.round((cols * H) / W / 2));
   const shades = ' ░▒▓█';
@@ -151,6 +152,7 @@ Examples:
   $ gradlens explain image --image x.png --model resnet.onnx --size 224x224 --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --labels @labels.txt --method occlusion -o x.json`);
   image.action(async (o: DenseCliOptions & { image: string; size?: string; mean?: string; std?: string; sign: Sign; window?: string; stride?: string }) => {
     const format = formatOf(o, ['text', 'json', 'html', 'png']);
+    if (o.std !== undefined && o.mean === undefined) fail('--std needs --mean');
     const settings = settingsFor(o, 'image');
     const img = decodeImage(readRegularFile(o.image, LIMITS.image, `--image ${o.image.slice(0, 200)}`), o.image.slice(0, 200));
     let baseline: ImageBaseline | undefined;
@@ -163,7 +165,6 @@ Examples:
       size: parseSizeHW(o.size), mean: parseTriple(o.mean, '--mean'), std: parseTriple(o.std, '--std'), ...(o.layer ? { layers: [o.layer] } : {}),
     });
     if (o.model === undefined) model.name = 'demo/image (embedded demo model)';
-    if (o.std !== undefined && o.mean === undefined) fail('--std needs --mean');
     const window = parsePixels(o.window, '--window'), stride = parsePixels(o.stride, '--stride');
     const { explanation, view } = await explainImage(model, img, settings, {
       ...(o.target !== undefined ? { target: o.target } : {}), ...(baseline ? { baseline } : {}),
@@ -182,7 +183,7 @@ Examples:
         `top: ${e.top.map((c) => `${c.label} ${pct(c.probability)}`).join(', ')}`,
         `${e.method} (${e.captum}) on ${e.target.label}${e.baseline ? `, baseline ${e.baseline}` : ''}${e.delta !== null ? `, convergence delta ${e.delta.toPrecision(3)}` : ''}${e.layer ? `, layer ${e.layer}` : ''}`,
         `|attribution| where the model looked (${e.image.processed.width}×${e.image.processed.height}):`,
-        asciiHeat(e, view.attr, view.channels, view.image.width, view.image.height),
+        asciiHeat(view.attr, view.channels, view.image.width, view.image.height),
         'write the views with -o report.png or -o report.html, the values with -o result.json',
       ];
       emit(`${lines.flatMap((l) => l.split('\n')).map(escapeControls).join('\n')}\n`, o.out);

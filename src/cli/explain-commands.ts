@@ -244,7 +244,7 @@ export function emit(text: string | Uint8Array, out: string | undefined): void {
 }
 
 export function registerExplainCommands(program: Command): Command {
-  const explain = program.command('explain').description('explain one prediction of a model (attributions per token)');
+  const explain = program.command('explain').description('explain one prediction of a model: per token (text tasks), per pixel (image), per feature (tabular)');
   const examples: Record<TaskName, string> = {
     qa: `  $ gradlens explain qa --question "What is important to us?" --context "It is important to us to include, empower and support humans of all kinds."
   $ gradlens explain qa -q "Who founded it?" -c "..." --model ./my-squad-model --format html -o report.html

@@ -43,7 +43,7 @@ const DENSE_OPTION_KEYS: OptionKey[] = ['steps', 'integration', 'samples', 'stde
 
 function addDenseOptions(cmd: Command, modality: Exclude<Modality, 'text'>): Command {
   const methods = methodsFor(modality);
-  cmd.addOption(new Option('--method <name>', `attribution method: ${methods.map((m) => `${m.name} (${m.captum})`).join(', ')}`).choices(methods.map((m) => m.name)).default('ig'));
+  cmd.addOption(new Option('--method <name>', `attribution method: ${methods.map((m) => `${m.name} (${m.denseCaptum ?? m.captum})`).join(', ')}`).choices(methods.map((m) => m.name)).default('ig'));
   for (const key of DENSE_OPTION_KEYS) {
     const o = OPTIONS.find((x) => x.key === key)!;
     const users = methods.filter((m) => (m.options as readonly string[]).includes(key));

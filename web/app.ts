@@ -1,13 +1,13 @@
 // The gradlens web app: a form whose pickers come from the same tables as the CLI (tasks, methods, options), a
 // worker that runs the explanation, and the report's own renderer for the result.
 import {
-  DEFAULT_SETTINGS, GRANULARITIES, IMAGE_BASELINES, METHOD_TABLE, OPTIONS, SIGNS, defaultFor, methodsFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE,
-  type Explanation, type ImageExplanation, type MethodSpec, type Sign, type TaskInput, type TaskName,
+  DEFAULT_SETTINGS, GRANULARITIES, IMAGE_BASELINES, METHOD_TABLE, OPTIONS, SIGNS, TABULAR_BASELINES, defaultFor, methodsFor, type OptionKey, SEED_EXAMPLE, TASK_TABLE,
+  type Explanation, type ImageExplanation, type MethodSpec, type Sign, type TabularExplanation, type TaskInput, type TaskName,
 } from '../src/core.js';
 import { REPORT_CSS, renderAttentionView, renderTable } from '../src/viz/html.js';
 import { describePrediction, relativeDelta, settingsLine } from '../src/viz/report.js';
 import { escapeHtml } from '../src/viz/escape.js';
-import type { ImageRef, ModelRef, RunRequest, WorkerMessage } from './protocol.js';
+import type { ImageRef, ModelRef, RowRef, RunRequest, WorkerMessage } from './protocol.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -24,19 +24,26 @@ function setState(state: State): void {
   $<HTMLButtonElement>('cancel').disabled = state !== 'running';
 }
 
-// ---- tasks: the text tasks of the CLI's table, and image classification (gradlens explain image) ---------------
-type WebTask = TaskName | 'image';
+// ---- tasks: the text tasks of the CLI's table, image classification (gradlens explain image) and tabular models ---
+// (gradlens explain tabular)
+type WebTask = TaskName | 'image' | 'tabular';
+type WebModality = 'text' | 'image' | 'tabular';
 const WEB_TASKS: readonly { name: WebTask; description: string; fields: readonly string[] }[] = [
   ...TASK_TABLE,
   { name: 'image', description: 'image classification: which pixels made the model see this class, with Captum\'s image views', fields: ['image'] },
+  { name: 'tabular', description: 'tabular models (one float feature vector in, class scores or a value out): each feature\'s attribution', fields: ['tabular'] },
 ];
-const modalityOf = (task: WebTask): 'text' | 'image' => (task === 'image' ? 'image' : 'text');
+const modalityOf = (task: WebTask): WebModality => (task === 'image' || task === 'tabular' ? task : 'text');
 const currentTask = (): WebTask => $<HTMLSelectElement>('task').value as WebTask;
-/** The method options an image run reads from the option table, as `gradlens explain image` (its baseline, window and stride are its own). */
-const IMAGE_OPTION_KEYS: readonly OptionKey[] = ['steps', 'integration', 'samples', 'stdevs', 'seed', 'perturbationsPerEval'];
+/**
+ * The method options an image or tabular run reads from the option table, as `gradlens explain image` and `gradlens
+ * explain tabular` (their baselines, and the image's window and stride, are their own).
+ */
+const DENSE_OPTION_KEYS: readonly OptionKey[] = ['steps', 'integration', 'samples', 'stdevs', 'seed', 'perturbationsPerEval'];
 /** The demo image model's samples (demo/image/samples/NAME.png). */
 const DEMO_SAMPLES = ['circle', 'square', 'triangle', 'cross'] as const;
 const IMAGE_METHOD_DEFAULT = 'ig';
+const TABULAR_METHOD_DEFAULT = 'ig';
 
 // ---- model picker ----------------------------------------------------------------------------------------------
 interface Mounted { name: string; path: string }
@@ -122,12 +129,16 @@ function fillSelect(select: HTMLSelectElement, items: { value: string; label: st
 function showTaskFields(): void {
   const task = WEB_TASKS.find((t) => t.name === currentTask())!;
   for (const el of document.querySelectorAll<HTMLElement>('.field')) el.hidden = !task.fields.includes(el.dataset['field']!);
-  $('granularity-row').hidden = task.name === 'image';
-  $<HTMLInputElement>('target').placeholder = task.name === 'image' ? 'label name or index (default: the predicted class)' : task.name === 'qa' ? 'START:END token positions' : 'label name or index';
+  $('granularity-row').hidden = task.name === 'image' || task.name === 'tabular';
+  $<HTMLInputElement>('target').placeholder = task.name === 'image' || task.name === 'tabular' ? 'label name or index (default: the predicted class)' : task.name === 'qa' ? 'START:END token positions' : 'label name or index';
+  if (!picked) $('drop-zone').textContent = task.name === 'tabular' ? DROP_TABULAR : DROP_TEXT;
 }
 
+const DROP_TEXT = '…or drop a model folder here (config.json, tokenizer.json, onnx/model.onnx)';
+const DROP_TABULAR = '…or drop a model folder here (onnx/model.onnx or model.onnx; optional config.json id2label and features.json)';
+
 function fillInputs(task: WebTask, force = false): void {
-  if (task === 'image') return;
+  if (task === 'image' || task === 'tabular') return;
   const example = DEMO_TEXT[task] ?? {};
   const set = (id: string, value: string | undefined) => {
     const el = $<HTMLInputElement | HTMLTextAreaElement>(id);
@@ -178,12 +189,12 @@ function fillMethods(task: WebTask, wanted?: string | null): void {
   if (select.dataset['modality'] === modality && !wanted) return;
   const methods = methodsFor(modality);
   const keep = wanted ?? select.value;
-  const fallback = modality === 'image' ? IMAGE_METHOD_DEFAULT : DEFAULT_SETTINGS.method;
+  const fallback = modality === 'image' ? IMAGE_METHOD_DEFAULT : modality === 'tabular' ? TABULAR_METHOD_DEFAULT : DEFAULT_SETTINGS.method;
   fillSelect(select, methods.map((m) => ({ value: m.name, label: m.name, title: `${captumOf(m, modality)}: ${m.description}` })), methods.some((m) => m.name === keep) ? keep : fallback);
   select.dataset['modality'] = modality;
 }
 
-const captumOf = (m: MethodSpec, modality: 'text' | 'image'): string => (modality === 'image' ? m.denseCaptum ?? m.captum : m.captum);
+const captumOf = (m: MethodSpec, modality: WebModality): string => (modality !== 'text' ? m.denseCaptum ?? m.captum : m.captum);
 /** The image run's own option fields a method reads (gradlens explain image's --baseline, --window, --stride). */
 const imageOptionUsed = (m: MethodSpec, key: string): boolean =>
   key === 'baseline' ? (m.options as readonly string[]).includes('baseline') : key === 'window' ? ['occlusion', 'feature-ablation', 'shapley', 'kernel-shap', 'lime'].includes(m.name) : key === 'stride' ? m.name === 'occlusion' : true;
@@ -193,14 +204,19 @@ function showMethodOptions(): void {
   const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)! as MethodSpec;
   for (const el of document.querySelectorAll<HTMLElement>('#method-options label')) {
     const key = el.dataset['option'] as OptionKey;
-    el.hidden = !(method.options as readonly string[]).includes(key) || (modality === 'image' && !IMAGE_OPTION_KEYS.includes(key));
+    el.hidden = !(method.options as readonly string[]).includes(key) || (modality !== 'text' && !DENSE_OPTION_KEYS.includes(key));
     const input = el.querySelector('input');
     if (input) input.placeholder = defaultFor(method.name, key, modality);
   }
   for (const el of document.querySelectorAll<HTMLElement>('#image-options label[data-image-option]')) el.hidden = !imageOptionUsed(method, el.dataset['imageOption']!);
-  // The descriptions of the methods shared with text models speak of tokens and embeddings: images get the Captum class.
-  $('method-info').textContent = modality === 'image' && method.modalities.includes('text') ? `${captumOf(method, modality)} on the pixel values` : `${captumOf(method, modality)}: ${method.description}`;
+  $('tabular-options').querySelector<HTMLElement>('[data-tabular-option="baseline"]')!.hidden = !tabularBaselineUsed(method);
+  // The descriptions of the methods shared with text models speak of tokens and embeddings: images and tables get the Captum class.
+  $('method-info').textContent = modality !== 'text' && method.modalities.includes('text')
+    ? `${captumOf(method, modality)} on the ${modality === 'image' ? 'pixel' : 'feature'} values` : `${captumOf(method, modality)}: ${method.description}`;
 }
+
+/** Integrated gradients and the perturbation methods read gradlens explain tabular's --baseline (zero or the CSV's means). */
+const tabularBaselineUsed = (m: MethodSpec): boolean => (m.options as readonly string[]).includes('baseline');
 
 // ---- the image to explain ---------------------------------------------------------------------------------------
 let pickedImage: File | undefined;
@@ -237,6 +253,30 @@ function currentImage(): ImageRef {
     return { kind: 'file', file: pickedImage };
   }
   return { kind: 'sample', dir: `${imageMount!}samples/`, name: source };
+}
+
+// ---- the row to explain: JSON typed in the page, or row N of a picked CSV file (parsed in the worker) -----------
+let pickedCsv: File | undefined;
+
+function showRowSource(): void {
+  const csv = $<HTMLSelectElement>('row-source').value === 'csv';
+  $('row-json-box').hidden = csv;
+  $('csv-box').hidden = !csv;
+}
+
+function useCsvFile(file: File): void {
+  pickedCsv = file;
+  $<HTMLSelectElement>('row-source').value = 'csv';
+  $('csv-drop-hint').textContent = `${file.name} (${file.size.toLocaleString('en')} bytes)`;
+  showRowSource();
+}
+
+function currentRow(): RowRef {
+  if ($<HTMLSelectElement>('row-source').value === 'csv') {
+    if (!pickedCsv) throw new Error('pick or drop a CSV file first (a header of feature names, then rows)');
+    return { kind: 'csv', file: pickedCsv, row: $<HTMLInputElement>('csv-row').value };
+  }
+  return { kind: 'json', text: $<HTMLTextAreaElement>('row').value };
 }
 
 // ---- running ------------------------------------------------------------------------------------------------
@@ -291,6 +331,7 @@ function startRun(): void {
   let request: RunRequest;
   try {
     if (currentTask() === 'image') request = imageRequest();
+    else if (currentTask() === 'tabular') request = tabularRequest();
     else request = textRequest();
   } catch (e) {
     fault((e as Error).message);
@@ -317,7 +358,7 @@ function imageRequest(): RunRequest {
   const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)! as MethodSpec;
   const settings: Record<string, string> = { method: method.name };
   for (const key of method.options) {
-    if (!IMAGE_OPTION_KEYS.includes(key)) continue;
+    if (!DENSE_OPTION_KEYS.includes(key)) continue;
     const v = $<HTMLInputElement>(`opt-${key}`).value.trim();
     if (v !== '') settings[key] = v;
   }
@@ -330,6 +371,19 @@ function imageRequest(): RunRequest {
     type: 'run', task: 'image', ...runCommon(), image, settings, sign: $<HTMLSelectElement>('image-sign').value as Sign,
     ...field('image-baseline', 'baseline'), ...field('image-window', 'window'), ...field('image-stride', 'stride'),
   };
+}
+
+/** As `gradlens explain tabular`: the method's options from the table, the row, and the tabular baseline. */
+function tabularRequest(): RunRequest {
+  const method = METHOD_TABLE.find((m) => m.name === $<HTMLSelectElement>('method').value)! as MethodSpec;
+  const settings: Record<string, string> = { method: method.name };
+  for (const key of method.options) {
+    if (!DENSE_OPTION_KEYS.includes(key)) continue;
+    const v = $<HTMLInputElement>(`opt-${key}`).value.trim();
+    if (v !== '') settings[key] = v;
+  }
+  const baseline = $<HTMLSelectElement>('tabular-baseline').value;
+  return { type: 'run', task: 'tabular', ...runCommon(), row: currentRow(), settings, ...(baseline !== '' && tabularBaselineUsed(method) ? { baseline } : {}) };
 }
 
 function textRequest(): RunRequest {
@@ -388,6 +442,7 @@ function onWorkerMessage(m: WorkerMessage): void {
     return;
   }
   if (m.task === 'image') showImageResult(m.result, m.html, m.png);
+  else if (m.task === 'tabular') showTabularResult(m.result, m.html, m.svg);
   else showResult(m.result, m.html, m.svg);
   // Timings for automation (npm run bench): model load and task run inside the worker, in ms.
   document.body.dataset['loadMs'] = m.ms.load.toFixed(1);
@@ -474,6 +529,29 @@ function showImageResult(e: ImageExplanation, html: string, png: Uint8Array): vo
   result.hidden = false;
 }
 
+/**
+ * The tabular report as `gradlens explain tabular -o row.html` writes it (the title, the bar chart Vega drew in the
+ * worker, the feature table), shown in the page; the downloads are the JSON, the SVG chart and that HTML.
+ */
+function showTabularResult(e: TabularExplanation, html: string, svg: string): void {
+  const json = `${JSON.stringify(e, null, 2)}\n`;
+  $('gradlens-json').textContent = json;
+  const report = new DOMParser().parseFromString(html, 'text/html');
+  report.getElementById('gradlens-explanation')?.remove(); // the JSON is in #gradlens-json
+  const box = document.createElement('div');
+  box.className = 'tabular-report';
+  box.append(...[...report.body.childNodes].map((n) => document.importNode(n, true)));
+  box.querySelector('svg')?.setAttribute('id', 'tabular-chart');
+  box.querySelector('table')?.setAttribute('id', 'tabular-features');
+  const result = $('gradlens-result');
+  result.replaceChildren(box);
+  const links = document.createElement('p');
+  links.className = 'downloads';
+  links.append(download('gradlens.json', 'application/json', json), download('gradlens.svg', 'image/svg+xml', svg), download('gradlens.html', 'text/html', html));
+  result.append(links);
+  result.hidden = false;
+}
+
 // ---- start-up: URL parameters preselect everything ------------------------------------------------------------
 async function init(): Promise<void> {
   const models = await mountedModels();
@@ -496,15 +574,19 @@ async function init(): Promise<void> {
   // task=image without model=: the demo image model (the first mount is a text model).
   const imageDemo = models.find((m) => DEMO_TASKS[m.name] === 'image');
   if (!wantedModel && params.get('task') === 'image' && imageDemo) select.value = imageDemo.path;
+  // task=tabular without model=: no demo is a tabular model; the first other mount, else the folder picker.
+  const tabularModel = (): string => models.find((m) => !(m.name in DEMO_TASKS))?.path ?? 'folder';
+  if (!wantedModel && params.get('task') === 'tabular') select.value = tabularModel();
   const mountName = models.find((m) => m.path === select.value)?.name;
   const task = (params.get('task') ?? (mountName ? DEMO_TASKS[mountName] : undefined) ?? 'qa') as WebTask;
   fillSelect($<HTMLSelectElement>('task'), WEB_TASKS.map((t) => ({ value: t.name, label: t.name, title: t.description })), task);
   fillMethods(currentTask(), params.get('method'));
   fillSelect($<HTMLSelectElement>('granularity'), GRANULARITIES.map((g) => ({ value: g, label: g })), params.get('granularity') ?? DEFAULT_SETTINGS.granularity);
-  // Images: baseline, window and stride are the image's own fields (kinds and pixels, not tokens).
+  // Images: baseline, window and stride are the image's own fields (kinds and pixels, not tokens); tables: the baseline.
   const imageOwn = (key: string) => currentTask() === 'image' && (key === 'baseline' || key === 'window' || key === 'stride');
-  buildMethodOptions(Object.fromEntries(OPTIONS.flatMap((o) => (params.has(o.key) && !imageOwn(o.key) ? [[o.key, params.get(o.key)!]] : []))));
-  for (const key of ['question', 'context', 'text', 'pair', 'labels', 'template', 'target', 'token']) {
+  const tabularOwn = (key: string) => currentTask() === 'tabular' && key === 'baseline';
+  buildMethodOptions(Object.fromEntries(OPTIONS.flatMap((o) => (params.has(o.key) && !imageOwn(o.key) && !tabularOwn(o.key) ? [[o.key, params.get(o.key)!]] : []))));
+  for (const key of ['question', 'context', 'text', 'pair', 'labels', 'template', 'target', 'token', 'row']) {
     if (params.has(key)) $<HTMLInputElement>(key).value = params.get(key)!;
   }
   imageMount = models.find((m) => m.name === 'image')?.path;
@@ -515,6 +597,10 @@ async function init(): Promise<void> {
   fillSelect($<HTMLSelectElement>('image-baseline'), [{ value: '', label: 'default (black; gradient-shap: black and noise)' }, ...IMAGE_BASELINES.map((b) => ({ value: b, label: b }))], imageOwn('baseline') ? params.get('baseline') ?? '' : '');
   fillSelect($<HTMLSelectElement>('image-sign'), SIGNS.map((g) => ({ value: g, label: g })), params.get('sign') ?? 'absolute_value');
   for (const key of ['window', 'stride']) if (imageOwn(key) && params.has(key)) $<HTMLInputElement>(`image-${key}`).value = params.get(key)!;
+  fillSelect($<HTMLSelectElement>('tabular-baseline'), [
+    { value: '', label: 'default (zero)' },
+    ...TABULAR_BASELINES.map((b) => ({ value: b, label: b === 'mean' ? 'mean (the CSV\'s column means)' : 'zero (Captum\'s baselines=0)' })),
+  ], tabularOwn('baseline') ? params.get('baseline') ?? '' : '');
   const wantedSample = params.get('sample');
   const startError = wantedSample !== null && $<HTMLSelectElement>('image-source').value !== wantedSample
     ? (imageMount ? `sample=${wantedSample.slice(0, 40)}: the demo image model's samples are ${DEMO_SAMPLES.join(', ')}` : 'sample=: no demo image model is mounted at /models/image/')
@@ -528,6 +614,7 @@ async function init(): Promise<void> {
   showTaskFields();
   showMethodOptions();
   showPreview();
+  showRowSource();
 
   const applyTask = () => {
     showTaskFields();
@@ -544,10 +631,14 @@ async function init(): Promise<void> {
     }
   });
   $('task').addEventListener('change', () => {
-    // Between image and text tasks a demo model of the other kind is swapped for the demo of the new task.
+    // Between image and text tasks a demo model of the other kind is swapped for the demo of the new task; the demos
+    // are no tabular models, so tabular swaps them for the first other mount or the folder picker.
     const name = models.find((m) => m.path === select.value)?.name;
     const demo = models.find((m) => DEMO_TASKS[m.name] === currentTask());
-    if (name && DEMO_TASKS[name] && demo && (DEMO_TASKS[name] === 'image') !== (currentTask() === 'image')) {
+    if (name && DEMO_TASKS[name] && currentTask() === 'tabular') {
+      select.value = tabularModel();
+      showModelRows();
+    } else if (name && DEMO_TASKS[name] && demo && (DEMO_TASKS[name] === 'image') !== (currentTask() === 'image')) {
       select.value = demo.path;
       showModelRows();
     }
@@ -555,6 +646,20 @@ async function init(): Promise<void> {
   });
   $('method').addEventListener('change', showMethodOptions);
   $('image-source').addEventListener('change', showPreview);
+  $('row-source').addEventListener('change', showRowSource);
+  $('csv-file').addEventListener('change', () => {
+    const file = $<HTMLInputElement>('csv-file').files?.[0];
+    if (file) useCsvFile(file);
+  });
+  const csvZone = $('csv-drop');
+  csvZone.addEventListener('dragover', (e) => { e.preventDefault(); csvZone.classList.add('over'); });
+  csvZone.addEventListener('dragleave', () => csvZone.classList.remove('over'));
+  csvZone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    csvZone.classList.remove('over');
+    const file = e.dataTransfer?.files[0];
+    if (file) useCsvFile(file);
+  });
   $('image-file').addEventListener('change', () => {
     const file = $<HTMLInputElement>('image-file').files?.[0];
     if (file) useImageFile(file);

@@ -1,5 +1,5 @@
 // Messages between the page (app.ts) and the worker that runs gradlens (worker.ts).
-import type { Explanation, ImageExplanation, SettingValues, Sign, TaskInput, TaskName } from '../src/web.js';
+import type { Explanation, ImageExplanation, SettingValues, Sign, TabularExplanation, TaskInput, TaskName } from '../src/web.js';
 
 export type ModelRef =
   | { kind: 'url'; url: string; name: string }
@@ -39,10 +39,23 @@ export interface ImageRunRequest extends RunCommon {
   sign: Sign;
 }
 
-export type RunRequest = TextRunRequest | ImageRunRequest;
+/** The row of a tabular run: JSON as typed (an object of feature → number, or a list in feature order), or row N of a picked CSV file. */
+export type RowRef =
+  | { kind: 'json'; text: string }
+  | { kind: 'csv'; file: File; row: string };
+
+export interface TabularRunRequest extends RunCommon {
+  task: 'tabular';
+  row: RowRef;
+  /** zero | mean (the CSV's column means) (default zero). */
+  baseline?: string;
+}
+
+export type RunRequest = TextRunRequest | ImageRunRequest | TabularRunRequest;
 
 export type WorkerMessage =
   | { type: 'progress'; id: number; phase: 'backend' | 'loading' | 'predicting' | 'attributing' | 'explaining'; done?: number; total?: number }
   | { type: 'done'; id: number; task: TaskName; result: Explanation; html: string; svg: string; backend: { threads: number; device: string }; ms: { load: number; run: number } }
   | { type: 'done'; id: number; task: 'image'; result: ImageExplanation; html: string; png: Uint8Array; panels: { width: number; height: number }; backend: { threads: number; device: string }; ms: { load: number; run: number } }
+  | { type: 'done'; id: number; task: 'tabular'; result: TabularExplanation; html: string; svg: string; backend: { threads: number; device: string }; ms: { load: number; run: number } }
   | { type: 'error'; id: number; message: string };

@@ -1,20 +1,24 @@
 // The Web Worker that runs gradlens: loads the model through a model source, runs the task on onnxruntime-web, and
 // posts progress per ONNX Runtime call. The page stays responsive; Cancel terminates this worker.
+import { parse as parseCsv } from 'csv-parse/browser/esm/sync';
 import {
-  BlobSource, GradlensError, HubSource, IMAGE_BASELINES, UrlSource, decodeImage, explainImage, loadDenseFromSource, loadModelFromSource,
-  parseSettings, renderHtml, renderImageHtml, renderPanels, renderSvg, runTask, useWebBackend,
+  BlobSource, GradlensError, HubSource, IMAGE_BASELINES, TABULAR_BASELINES, UrlSource, columnMeans, decodeImage, explainImage, explainTabular,
+  loadDenseFromSource, loadModelFromSource, parseSettings, renderHtml, renderImageHtml, renderPanels, renderSvg, renderTabularHtml, renderTabularSvg,
+  rowValues, runTask, tableRows, useWebBackend,
   type DenseModel, type ImageBaseline, type LoadedModel, type ModelSource,
 } from '../src/web.js';
 import { fail } from '../src/errors.js';
+import { parseIntIn } from '../src/attr/registry.js';
 import { LIMITS } from '../src/io/limits.js';
 import { checkSize } from '../src/io/source.js';
 import { parsePixels } from '../src/tasks/image.js';
-import type { ImageRef, ImageRunRequest, ModelRef, RunRequest, TextRunRequest, WorkerMessage } from './protocol.js';
+import type { TabularBaseline } from '../src/tasks/tabular.js';
+import type { ImageRef, ImageRunRequest, ModelRef, RunRequest, TabularRunRequest, TextRunRequest, WorkerMessage } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: WorkerMessage): void; onmessage: ((e: MessageEvent<RunRequest>) => void) | null; location: Location };
 const WASM_BUDGET = 2 * 1024 ** 3;
 let backend: Promise<{ threads: number; device: string }> | undefined;
-// One model at a time, text (tokenizer + graph) or image (dense): the key says which.
+// One model at a time, text (tokenizer + graph), image or tabular (dense): the key says which.
 let cached: { key: string; model: Promise<LoadedModel | DenseModel> } | undefined;
 
 const keyOf = (ref: ModelRef): string => (ref.kind === 'url' ? `url:${ref.url}` : ref.kind === 'hub' ? `hub:${ref.repo}` : `files:${ref.key}`);
@@ -27,7 +31,7 @@ function sourceOf(ref: ModelRef): ModelSource {
   }
 }
 
-function load<M extends LoadedModel | DenseModel>(kind: 'text' | 'image', ref: ModelRef, loader: (source: ModelSource) => Promise<M>): Promise<M> {
+function load<M extends LoadedModel | DenseModel>(kind: 'text' | 'image' | 'tabular', ref: ModelRef, loader: (source: ModelSource) => Promise<M>): Promise<M> {
   const key = `${kind}:${keyOf(ref)}`;
   if (cached?.key !== key) {
     const loading = loader(sourceOf(ref));
@@ -39,6 +43,7 @@ function load<M extends LoadedModel | DenseModel>(kind: 'text' | 'image', ref: M
 
 const textModel = (ref: ModelRef) => load('text', ref, (source) => loadModelFromSource(source, { name: ref.name }));
 const imageModel = (ref: ModelRef) => load('image', ref, (source) => loadDenseFromSource(source, 'image', { name: ref.name }));
+const tabularModel = (ref: ModelRef) => load('tabular', ref, (source) => loadDenseFromSource(source, 'tabular', { name: ref.name }));
 
 /** The image's bytes: a picked file (size checked before reading) or a served sample. */
 async function imageBytes(ref: ImageRef): Promise<{ bytes: Uint8Array; what: string }> {
@@ -59,6 +64,30 @@ function imageBaseline(v: string | undefined): ImageBaseline | undefined {
   if (v === undefined || v === '') return undefined;
   if (!(IMAGE_BASELINES as readonly string[]).includes(v)) fail(`--baseline for images is one of ${IMAGE_BASELINES.join(', ')}, got ${v.slice(0, 40)}`);
   return v as ImageBaseline;
+}
+
+function tabularBaseline(v: string | undefined): TabularBaseline | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!(TABULAR_BASELINES as readonly string[]).includes(v)) fail(`the baseline for tabular models is one of ${TABULAR_BASELINES.join(', ')}, got ${v.slice(0, 40)}`);
+  return v as TabularBaseline;
+}
+
+/** A picked CSV file's records (header first), parsed as `gradlens explain tabular --csv` parses them. */
+async function csvRecords(file: File): Promise<{ records: string[][]; what: string }> {
+  const what = file.name || 'the picked CSV file';
+  checkSize(file.size, LIMITS.table, what);
+  let text: string;
+  try {
+    text = await file.text();
+  } catch (e) {
+    fail(`cannot read ${what}: ${(e as Error).message}`);
+  }
+  try {
+    return { records: parseCsv(text, { skip_empty_lines: true, relax_column_count: true, bom: true }) as string[][], what };
+  } catch (e) {
+    if ((e as { code?: string }).code?.startsWith('CSV_')) fail(`${what}: ${(e as Error).message.split('\n')[0]!.slice(0, 200)}`);
+    throw e;
+  }
 }
 
 type Post = (m: WorkerMessage) => void;
@@ -107,6 +136,52 @@ async function runImage(req: ImageRunRequest, post: Post, startBackend: Backend)
   });
 }
 
+/** As `gradlens explain tabular`: the row as JSON or row N of a CSV table, the same settings, the same report. */
+async function runTabular(req: TabularRunRequest, post: Post, startBackend: Backend): Promise<void> {
+  const settings = { ...parseSettings(req.settings, 'tabular'), memoryBudget: WASM_BUDGET };
+  const baseline = tabularBaseline(req.baseline);
+  const row = req.row;
+  if (baseline === 'mean' && row.kind !== 'csv') fail('baseline mean is the column means of a table: pick a CSV file and give the row number');
+  if (row.kind === 'json' && row.text.trim() === '') fail('give the row as JSON: {"feature": value, …} or a list of the feature values');
+  if (row.kind === 'csv' && row.row.trim() === '') fail('give the number of the CSV row to explain (0 is the first row after the header)');
+  const table = row.kind === 'csv' ? await csvRecords(row.file) : undefined;
+  const info = await startBackend();
+  post({ type: 'progress', id: req.id, phase: 'loading' });
+  const t0 = performance.now();
+  const model = await tabularModel(req.model);
+  const t1 = performance.now();
+  let features = model.features!;
+  let values: number[];
+  let means: number[] | undefined;
+  if (row.kind === 'csv') {
+    // Without names from features.json, the CSV header names the columns, in the model's order (as the CLI); the
+    // cached model keeps its own names.
+    const { records, what } = table!;
+    const header = records[0];
+    if (model.featureSource === 'default' && header?.length === features.length) features = header.map((h) => h.trim());
+    const rows = tableRows(records, features, what);
+    const n = parseIntIn(row.row.trim(), 'the row number', 0, rows.length - 1, ` (${what} has ${rows.length} row${rows.length === 1 ? '' : 's'} after its header)`);
+    values = rows[n]!;
+    means = columnMeans(rows);
+  } else {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(row.text);
+    } catch {
+      fail('the row must be a JSON object {"feature": value, …} or a JSON list of numbers');
+    }
+    values = rowValues(raw, features, 'the row');
+  }
+  post({ type: 'progress', id: req.id, phase: 'explaining' });
+  const explanation = await explainTabular({ ...model, features }, values, settings, {
+    ...(req.target !== undefined ? { target: req.target } : {}), ...(baseline ? { baseline } : {}), ...(means ? { means } : {}),
+  });
+  // The bar chart by Vega (loaded on first use), as the CLI's -o row.svg and -o row.html.
+  const [svg, html] = await Promise.all([renderTabularSvg(explanation), renderTabularHtml(explanation)]);
+  const t2 = performance.now();
+  post({ type: 'done', id: req.id, task: 'tabular', result: explanation, html, svg, backend: info, ms: { load: t1 - t0, run: t2 - t1 } });
+}
+
 scope.onmessage = async (event) => {
   const req = event.data;
   if (req?.type !== 'run') return;
@@ -118,6 +193,7 @@ scope.onmessage = async (event) => {
   };
   try {
     if (req.task === 'image') await runImage(req, post, startBackend);
+    else if (req.task === 'tabular') await runTabular(req, post, startBackend);
     else await runText(req, post, startBackend);
   } catch (e) {
     const message = e instanceof GradlensError ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;

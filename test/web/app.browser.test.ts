@@ -1,11 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, renameSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { runCli } from '../cli/run-cli.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, fixture } from '../helpers.js';
+import { methodsFor } from '../../src/attr/registry.js';
 import { CHROMIUM, CHROMIUM_ARGS, startServe } from './serve-helper.js';
 
 // The web app in real headless Chromium (Debian's package driven by playwright-core; never a downloaded browser),
@@ -15,6 +16,10 @@ const skip = !existsSync(CHROMIUM) && !process.env['CI'] ? `no Chromium at ${CHR
 interface Json { prediction: Record<string, unknown>; tokens: string[]; attributions: { target: string; per_token: number[]; n_steps: number | null; delta: number | null }[] }
 
 let server: Awaited<ReturnType<typeof startServe>>;
+/** The MLP fixture's table: its header (the feature names) and rows. */
+const MLP_CSV = fixture('vision', 'mlp-rows.csv');
+const [MLP_HEADER, ...MLP_ROWS] = readFileSync(MLP_CSV, 'utf8').trim().split('\n').map((l) => l.trim().split(','));
+const MLP_FEATURES = MLP_HEADER!;
 let browser: Browser;
 let work: string;
 
@@ -32,7 +37,13 @@ before(async () => {
   const quantized = join(work, 'quantized');
   cpSync(join(ROOT, 'demo', 'qa'), quantized, { recursive: true });
   renameSync(join(quantized, 'onnx', 'model.onnx'), join(quantized, 'onnx', 'model_quantized.onnx'));
-  server = await startServe(['--model', notok, '--model', truncated, '--model', quantized]);
+  // A tabular model folder: the MLP fixture as model.onnx, its 8 feature names (the CSV's header) and labels.
+  const mlp = join(work, 'mlp');
+  mkdirSync(mlp);
+  cpSync(fixture('vision', 'mlp-opset11.onnx'), join(mlp, 'model.onnx'));
+  writeFileSync(join(mlp, 'features.json'), `${JSON.stringify(MLP_FEATURES)}\n`);
+  writeFileSync(join(mlp, 'config.json'), `${JSON.stringify({ id2label: { 0: 'low', 1: 'medium', 2: 'high' } })}\n`);
+  server = await startServe(['--model', notok, '--model', truncated, '--model', quantized, '--model', mlp]);
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 });
@@ -251,7 +262,7 @@ test('the image task explains the triangle sample on the demo image model as the
   await finished(page);
   assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
   // The method select offers the image methods of the CLI's table; granularity is a text option.
-  assert.deepEqual(await page.$$eval('#method option', (os) => os.map((o) => (o as HTMLOptionElement).value)), ['ig', 'saliency', 'input-x-gradient', 'smoothgrad', 'gradient-shap', 'occlusion', 'grad-cam']);
+  assert.deepEqual(await page.$$eval('#method option', (os) => os.map((o) => (o as HTMLOptionElement).value)), methodsFor('image').map((m) => m.name));
   assert.equal(await page.isHidden('#granularity'), true);
   const web = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as ImageJson;
   assert.equal(web.model, node.model);
@@ -326,6 +337,144 @@ test('an image file that is not a PNG or JPEG gives one sentence in #gradlens-er
   const web = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as ImageJson;
   assert.equal(web.method, 'saliency');
   assert.equal(web.prediction.label, 'square');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+interface TabularJson {
+  task: string; method: string; captum: string;
+  features: { name: string; value: number; baseline: number | null; attribution: number }[];
+  prediction: { index: number; label: string; probability: number };
+  target: { index: number; label: string };
+  baseline: string | null; delta: number | null; f_x: number; f_baseline: number | null;
+}
+
+/** Same features, values and baselines; per feature |web − node| ≤ tolerance; the same prediction and target. */
+function assertSameTabular(web: TabularJson, node: TabularJson, tolerance = 1e-5): void {
+  assert.equal(web.task, 'tabular');
+  assert.equal(web.method, node.method);
+  assert.equal(web.captum, node.captum);
+  assert.deepEqual(web.features.map((f) => [f.name, f.value, f.baseline]), node.features.map((f) => [f.name, f.value, f.baseline]));
+  web.features.forEach((f, i) => {
+    const n = node.features[i]!.attribution;
+    assert.ok(Math.abs(f.attribution - n) <= tolerance, `${f.name}: web ${f.attribution} vs node ${n}`);
+  });
+  assert.equal(web.prediction.label, node.prediction.label);
+  assert.ok(Math.abs(web.prediction.probability - node.prediction.probability) <= 1e-5, `probability: web ${web.prediction.probability} vs node ${node.prediction.probability}`);
+  assert.deepEqual([web.target.index, web.target.label], [node.target.index, node.target.label]);
+  assert.equal(web.baseline, node.baseline);
+  assert.ok(Math.abs(web.f_x - node.f_x) <= 1e-5, `F(x): web ${web.f_x} vs node ${node.f_x}`);
+  if (node.delta === null) assert.equal(web.delta, null);
+  else assert.ok(Math.abs(web.delta! - node.delta) <= 1e-5, `delta: web ${web.delta} vs node ${node.delta}`);
+}
+
+const rowObject = (n: number): Record<string, number> => Object.fromEntries(MLP_FEATURES.map((f, i) => [f, Number(MLP_ROWS[n]![i])]));
+
+test('the tabular task explains a JSON row on an MLP folder as the Node CLI does (ig: per-feature attributions within 1e-5, the Vega bar chart, JSON/SVG/HTML downloads), and row 1 of a picked CSV with the mean baseline', { skip }, async () => {
+  const row = JSON.stringify(rowObject(1));
+  const mlp = join(work, 'mlp');
+  const cli = await runCli(['explain', 'tabular', '--model', mlp, '--row', row, '--format', 'json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  const node = JSON.parse(cli.stdout) as TabularJson;
+  const { page, errors } = await openPage(`task=tabular&model=/models/mlp/&row=${encodeURIComponent(row)}&method=ig&run=1`);
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  // The method select offers the tabular methods of the CLI's table; granularity is a text option.
+  assert.deepEqual(await page.$$eval('#method option', (os) => os.map((o) => (o as HTMLOptionElement).value)), methodsFor('tabular').map((m) => m.name));
+  assert.equal(await page.isHidden('#granularity'), true);
+  const web = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as TabularJson;
+  assert.equal(web.method, 'ig');
+  assert.deepEqual(web.features.map((f) => f.name), MLP_FEATURES);
+  assertSameTabular(web, node);
+  assert.match((await page.textContent('#gradlens-result h1')) ?? '', new RegExp(`^ig: why ${node.target.label}\\? \\(predicted ${node.prediction.label}, \\d+\\.\\d%\\)$`));
+  // The chart Vega drew in the worker: one bar per feature; the feature table.
+  assert.equal(await page.locator('#tabular-chart').count(), 1);
+  assert.equal(await page.$$eval('#tabular-chart .mark-rect path', (ps) => ps.length), MLP_FEATURES.length);
+  assert.equal(await page.$$eval('#tabular-features tr', (trs) => trs.length), MLP_FEATURES.length + 1);
+  const [svg] = await Promise.all([page.waitForEvent('download'), page.click('#download-svg')]);
+  const svgText = readFileSync(await svg.path(), 'utf8');
+  assert.ok(svgText.startsWith('<svg'), `the SVG download starts with <svg: ${svgText.slice(0, 40)}`);
+  const [json] = await Promise.all([page.waitForEvent('download'), page.click('#download-json')]);
+  assert.equal(readFileSync(await json.path(), 'utf8'), await page.textContent('#gradlens-json'));
+  const [html] = await Promise.all([page.waitForEvent('download'), page.click('#download-html')]);
+  const report = readFileSync(await html.path(), 'utf8');
+  assert.match(report, /<script type="application\/json" id="gradlens-explanation">/);
+  assert.match(report, /<svg[^>]*class="marks"/);
+  mkdirSync(join(ROOT, 'scratch'), { recursive: true });
+  await page.screenshot({ path: join(ROOT, 'scratch', 'web-tabular.png'), fullPage: true });
+
+  // The same row as row 1 of the CSV file picked in the page, against the table's column means, and kernel-shap.
+  await page.setInputFiles('#csv-file', MLP_CSV);
+  assert.equal(await page.$eval('#row-source', (s) => (s as HTMLSelectElement).value), 'csv', 'picking a CSV file selects it');
+  assert.equal(await page.isHidden('#row'), true);
+  await page.fill('#csv-row', '1');
+  await page.selectOption('#tabular-baseline', 'mean');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  const nodeMean = await runCli(['explain', 'tabular', '--model', mlp, '--csv', MLP_CSV, '--row', '1', '--baseline', 'mean', '--format', 'json']);
+  assert.equal(nodeMean.code, 0, nodeMean.stderr);
+  const mean = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as TabularJson;
+  assert.equal(mean.baseline, 'mean');
+  assertSameTabular(mean, JSON.parse(nodeMean.stdout) as TabularJson);
+  assert.deepEqual(mean.features.map((f) => f.value), web.features.map((f) => f.value), 'row 1 of the CSV is the JSON row');
+  await page.selectOption('#method', 'kernel-shap');
+  await page.fill('#opt-samples', '40');
+  await page.fill('#opt-seed', '7');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  const nodeShap = await runCli(['explain', 'tabular', '--model', mlp, '--csv', MLP_CSV, '--row', '1', '--baseline', 'mean', '--method', 'kernel-shap', '--samples', '40', '--seed', '7', '--format', 'json']);
+  assert.equal(nodeShap.code, 0, nodeShap.stderr);
+  const shap = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as TabularJson;
+  assert.equal(shap.method, 'kernel-shap');
+  assertSameTabular(shap, JSON.parse(nodeShap.stdout) as TabularJson, 1e-4);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a tabular row missing a feature, with an extra feature or a non-number, a CSV without the model\'s columns, and mean without a CSV each give one sentence in #gradlens-error', { skip }, async () => {
+  const { page, errors } = await openPage('task=tabular&model=/models/mlp/');
+  await page.waitForFunction(() => document.body.dataset['state'] === 'idle');
+  const { Longitude: _dropped, ...missing } = rowObject(0);
+  const cases: [string, () => Promise<void>, RegExp][] = [
+    ['missing', () => page.fill('#row', JSON.stringify(missing)), /^the row is missing feature Longitude\.$/],
+    ['extra', () => page.fill('#row', JSON.stringify({ ...rowObject(0), Rooms: 3 })), /^the row has feature the model does not take: Rooms\.$/],
+    ['non-number', () => page.fill('#row', JSON.stringify({ ...rowObject(0), HouseAge: 'old' })), /^the row: feature HouseAge is "old", not a finite number\.$/],
+    ['not json', () => page.fill('#row', '{MedInc: 1'), /^the row must be a JSON object/],
+    ['mean without a csv', async () => { await page.fill('#row', JSON.stringify(rowObject(0))); await page.selectOption('#tabular-baseline', 'mean'); }, /^baseline mean is the column means of a table: pick a CSV file/],
+    ['csv without the columns', async () => {
+      await page.selectOption('#tabular-baseline', '');
+      await page.setInputFiles('#csv-file', { name: 'other.csv', mimeType: 'text/csv', buffer: Buffer.from('age,income\n41,52000\n') });
+    }, /^other\.csv: the header has no column MedInc, HouseAge, .* \(the model's features: MedInc, HouseAge, /],
+    ['row number past the end', async () => {
+      await page.setInputFiles('#csv-file', MLP_CSV);
+      await page.fill('#csv-row', '9');
+    }, /^the row number must be an integer from 0 to 4 \(mlp-rows\.csv has 5 rows after its header\), got 9\.$/],
+  ];
+  for (const [what, setUp, pattern] of cases) {
+    await setUp();
+    await page.click('#run');
+    await finished(page);
+    assert.equal(await page.evaluate(() => document.body.dataset['state']), 'error', what);
+    const message = (await page.textContent('#gradlens-error')) ?? '';
+    assert.match(message, pattern, what);
+    assert.doesNotMatch(message, /\n|\bat \S+:\d+|internal error/, `${what}: one sentence, no stack`);
+    assert.match(message, /\.$/, what);
+    assert.equal(await page.textContent('#gradlens-json'), '', what);
+    assert.equal(await page.isHidden('#gradlens-result'), true, what);
+  }
+  // Still usable: a good row runs after the errors.
+  await page.selectOption('#row-source', 'json');
+  await page.fill('#row', JSON.stringify(MLP_ROWS[2]!.map(Number)));
+  await page.selectOption('#method', 'saliency');
+  await page.click('#run');
+  await finished(page);
+  assert.equal(await page.evaluate(() => document.body.dataset['state']), 'done', (await page.textContent('#gradlens-error')) ?? '');
+  assert.equal(await page.isHidden('#gradlens-error'), true);
+  const web = JSON.parse((await page.textContent('#gradlens-json')) ?? '') as TabularJson;
+  assert.equal(web.method, 'saliency');
+  assert.deepEqual(web.features.map((f) => f.value), MLP_ROWS[2]!.map(Number));
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -3,6 +3,11 @@
  * built from symbols such as "(sequence_length*4)"), or null when nothing is known.
  */
 export type Dim = number | string | null;
+
+/** A declared shape's dims (TensorShapeProto.dim): dim_value when positive, else dim_param, else null. */
+export function declaredDims(dims: readonly { dimValue?: unknown; dimParam?: string | null }[]): Dim[] {
+  return dims.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam ? d.dimParam : null));
+}
 export type Shape = Dim[];
 
 export const sameDim = (a: Dim, b: Dim): boolean => a !== null && b !== null && a === b;

@@ -2,7 +2,7 @@ import type { NodeProto, TensorProto } from '../onnx/proto.js';
 import { onnx } from '../onnx/proto.js';
 import { attrInt, attrInts, attrString, attrTensor } from '../onnx/attributes.js';
 import { DT, tensorDims, tensorValues } from '../onnx/tensor.js';
-import { type Dim, type Shape, broadcastShapes, dimOp, inferMissingDim, normalizeAxis } from './dims.js';
+import { type Dim, type Shape, broadcastShapes, declaredDims, dimOp, inferMissingDim, normalizeAxis } from './dims.js';
 import type { Graph } from './graph.js';
 import { einsumShape, parseEinsum } from './einsum.js';
 
@@ -25,7 +25,7 @@ export function inferShapes(graph: Graph): ShapeMap {
   for (const v of declared) {
     const t = v.type?.tensorType;
     if (!v.name || !t) continue;
-    const shape = t.shape ? (t.shape.dim ?? []).map((d): Dim => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam ? d.dimParam : null)) : null;
+    const shape = t.shape ? declaredDims(t.shape.dim ?? []) : null;
     info.set(v.name, { type: t.elemType ?? undefined, shape });
   }
   for (const [name, t] of graph.initializers) info.set(name, fromTensor(t));

@@ -13,7 +13,7 @@ import { onnx } from '../onnx/proto.js';
 import { Graph } from '../graph/graph.js';
 import { attrInts } from '../onnx/attributes.js';
 import { tensorValues } from '../onnx/tensor.js';
-import type { Dim } from '../graph/dims.js';
+import { declaredDims, type Dim } from '../graph/dims.js';
 import { ModelRunner } from '../attr/runner.js';
 import type { SessionOptions } from '../runtime/session.js';
 import { imageProcessorFromConfig, type ImageProcessor } from './image.js';
@@ -62,7 +62,7 @@ const FLOAT_TYPES = new Set([onnx.TensorProto.DataType.FLOAT, onnx.TensorProto.D
 function declared(model: ModelProto, name: string, side: 'input' | 'output'): { dims: Dim[] | null; elemType: number | undefined } {
   const v = model.graph?.[side]?.find((o) => o.name === name);
   const t = v?.type?.tensorType;
-  const dims = t?.shape?.dim ? t.shape.dim.map((d): Dim => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam ? d.dimParam : null)) : null;
+  const dims = t?.shape?.dim ? declaredDims(t.shape.dim) : null;
   return { dims, elemType: t?.elemType ?? undefined };
 }
 

@@ -5,6 +5,7 @@ import type { LoadedModel } from '../models/load.js';
 import { own } from '../models/config.js';
 import type { Encoded } from '../models/tokenizer.js';
 import { groupWords } from '../models/words.js';
+import { declaredDims } from '../graph/dims.js';
 import type { ExplainSettings } from '../attr/registry.js';
 import type { ProgressListener, TargetAttribution } from './attribute.js';
 
@@ -62,7 +63,7 @@ export function declaredShape(model: LoadedModel, name: string, side: 'output' |
   const value = model.onnx.graph?.[side]?.find((o) => o.name === name);
   const dims = value?.type?.tensorType?.shape?.dim;
   if (!dims) return null;
-  return dims.map((d) => (d.dimValue != null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam ? d.dimParam : null));
+  return declaredDims(dims);
 }
 
 /**

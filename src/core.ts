@@ -32,7 +32,7 @@ export { LayerGradCam, type GradCamOptions } from './attr/grad-cam.js';
 export { loadDenseFromSource, findSpatialLayer, type DenseModel, type DenseKind, type DenseLoadOptions } from './models/dense.js';
 export { decodeImage, encodeRgbPng, resizeImage, centerCrop, prepareImage, pixelValues, imageProcessorFromConfig, type RgbImage, type ImageProcessor } from './models/image.js';
 export { explainImage, encodeFloat32, decodeFloat32, IMAGE_BASELINES, type ImageExplanation, type ImageOptions, type ImageBaseline, type ImageViewData } from './tasks/image.js';
-export { explainTabular, rowValues, tableRows, columnMeans, TABULAR_BASELINES, type TabularExplanation, type TabularOptions } from './tasks/tabular.js';
+export { explainTabular, rowValues, tableRows, columnMeans, csvRow, jsonRow, TABULAR_BASELINES, type TabularExplanation, type TabularOptions } from './tasks/tabular.js';
 export { renderPanels, renderImageHtml, normalizeAttr, SIGNS, VIEWS, type Sign, type View, type Panels } from './viz/image.js';
 export { renderTabularHtml, renderTabularSvg, renderTabularText } from './viz/tabular.js';
 export { MemorySource, BlobSource, UrlSource, HubSource, type ModelSource } from './io/source.js';

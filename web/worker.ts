@@ -2,13 +2,12 @@
 // posts progress per ONNX Runtime call. The page stays responsive; Cancel terminates this worker.
 import { parse as parseCsv } from 'csv-parse/browser/esm/sync';
 import {
-  BlobSource, GradlensError, HubSource, IMAGE_BASELINES, TABULAR_BASELINES, UrlSource, columnMeans, decodeImage, explainImage, explainTabular,
+  BlobSource, GradlensError, HubSource, IMAGE_BASELINES, TABULAR_BASELINES, UrlSource, csvRow, decodeImage, explainImage, explainTabular,
   loadDenseFromSource, loadModelFromSource, parseSettings, renderHtml, renderImageHtml, renderPanels, renderSvg, renderTabularHtml, renderTabularSvg,
-  rowValues, runTask, tableRows, useWebBackend,
+  jsonRow, runTask, useWebBackend,
   type DenseModel, type ImageBaseline, type LoadedModel, type ModelSource,
 } from '../src/web.js';
 import { fail } from '../src/errors.js';
-import { parseIntIn } from '../src/attr/registry.js';
 import { LIMITS } from '../src/io/limits.js';
 import { checkSize } from '../src/io/source.js';
 import { parsePixels } from '../src/tasks/image.js';
@@ -150,28 +149,16 @@ async function runTabular(req: TabularRunRequest, post: Post, startBackend: Back
   const t0 = performance.now();
   const model = await tabularModel(req.model);
   const t1 = performance.now();
+  // Without names from features.json, the CSV header names the columns (as the CLI); the cached model keeps its own.
   let features = model.features!;
   let values: number[];
   let means: number[] | undefined;
   if (row.kind === 'csv') {
-    // Without names from features.json, the CSV header names the columns, in the model's order (as the CLI); the
-    // cached model keeps its own names.
     const { records, what } = table!;
-    const header = records[0];
-    if (model.featureSource === 'default' && header?.length === features.length) features = header.map((h) => h.trim());
-    const rows = tableRows(records, features, what);
-    const n = parseIntIn(row.row.trim(), 'the row number', 0, rows.length - 1, ` (${what} has ${rows.length} row${rows.length === 1 ? '' : 's'} after its header)`);
-    values = rows[n]!;
-    means = columnMeans(rows);
-  } else {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(row.text);
-    } catch {
-      fail('the row must be a JSON object {"feature": value, …} or a JSON list of numbers');
-    }
-    values = rowValues(raw, features, 'the row');
-  }
+    ({ features, values, means } = csvRow(model, records, row.row.trim(), {
+      what, flag: 'the row number', rowsNote: (n) => ` (${what} has ${n} row${n === 1 ? '' : 's'} after its header)`,
+    }));
+  } else values = jsonRow(row.text, features, 'the row');
   post({ type: 'progress', id: req.id, phase: 'explaining' });
   const explanation = await explainTabular({ ...model, features }, values, settings, {
     ...(req.target !== undefined ? { target: req.target } : {}), ...(baseline ? { baseline } : {}), ...(means ? { means } : {}),

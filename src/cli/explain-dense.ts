@@ -10,7 +10,7 @@ import { loadDenseFromSource, featureNames, parseLabelLines, type DenseKind, typ
 import { decodeImage } from '../models/image.js';
 import { OPTIONS, SETTING_LIMITS, defaultFor, methodsFor, parseIntIn, parseSettings, type ExplainSettings, type Modality, type OptionKey } from '../attr/registry.js';
 import { IMAGE_BASELINES, explainImage, parsePixels, type ImageBaseline } from '../tasks/image.js';
-import { TABULAR_BASELINES, columnMeans, explainTabular, rowValues, tableRows, type TabularBaseline } from '../tasks/tabular.js';
+import { TABULAR_BASELINES, csvRow, explainTabular, jsonRow, type TabularBaseline } from '../tasks/tabular.js';
 import { SIGNS, normalizeAttr, renderImageHtml, renderPanels, type Sign } from '../viz/image.js';
 import { renderTabularHtml, renderTabularSvg, renderTabularText } from '../viz/tabular.js';
 import { escapeControls } from '../viz/escape.js';
@@ -232,21 +232,10 @@ Examples:
     let values: number[];
     let means: number[] | undefined;
     if (records) {
-      // Without names from --features or features.json, the CSV header names the columns, in the model's order.
-      if (model.featureSource === 'default' && records[0]?.length === model.features!.length) model.features = records[0].map((h) => h.trim());
-      const rows = tableRows(records, model.features!, `--csv ${o.csv!.slice(0, 200)}`);
-      const n = parseIntIn(o.row, '--row', 0, rows.length - 1, ` (the table has ${rows.length} rows)`);
-      values = rows[n]!;
-      means = columnMeans(rows);
-    } else {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(o.row);
-      } catch {
-        fail('--row must be a JSON object {"feature": value, …} or a JSON list of numbers (or a row number with --csv)');
-      }
-      values = rowValues(raw, model.features!);
-    }
+      const picked = csvRow(model, records, o.row, { what: `--csv ${o.csv!.slice(0, 200)}`, flag: '--row', rowsNote: (n) => ` (the table has ${n} rows)` });
+      ({ values, means } = picked);
+      model.features = picked.features;
+    } else values = jsonRow(o.row, model.features!, '--row', ' (or a row number with --csv)');
     const e = await explainTabular(model, values, settings, {
       ...(o.target !== undefined ? { target: o.target } : {}), ...(o.baseline ? { baseline: o.baseline as TabularBaseline } : {}), ...(means ? { means } : {}),
     });

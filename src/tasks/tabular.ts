@@ -4,7 +4,7 @@
  */
 import { fail } from '../errors.js';
 import type { HostTensor } from '../runtime/session.js';
-import { methodSpec, type ExplainSettings } from '../attr/registry.js';
+import { methodSpec, parseIntIn, type ExplainSettings } from '../attr/registry.js';
 import type { DenseContext } from '../attr/dense.js';
 import type { DenseModel } from '../models/dense.js';
 import { rankClasses, targetIndex, type PredictedClass } from './image.js';
@@ -83,6 +83,30 @@ export function tableRows(records: string[][], features: string[], what: string)
 }
 
 export const columnMeans = (rows: number[][]): number[] => rows[0]!.map((_, j) => rows.reduce((a, r) => a + r[j]!, 0) / rows.length);
+
+/** A row given as JSON text (an object of feature values or a list), checked as rowValues checks it. */
+export function jsonRow(text: string, features: string[], what: string, hint = ''): number[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    fail(`${what} must be a JSON object {"feature": value, …} or a JSON list of numbers${hint}`);
+  }
+  return rowValues(raw, features, what);
+}
+
+/**
+ * Row `n` (0-based after the header) of a CSV table's records as feature values in the model's order, and the
+ * table's column means. A model without feature names of its own (f0, f1, …) takes the header's, in column order.
+ * `flag` names the row number in errors, `rowsNote` says how many rows there are.
+ */
+export function csvRow(model: Pick<DenseModel, 'features' | 'featureSource'>, records: string[][], n: string, o: { what: string; flag: string; rowsNote: (rows: number) => string }): { features: string[]; values: number[]; means: number[] } {
+  const header = records[0];
+  const features = model.featureSource === 'default' && header?.length === model.features!.length ? header.map((h) => h.trim()) : model.features!;
+  const rows = tableRows(records, features, o.what);
+  const index = parseIntIn(n, o.flag, 0, rows.length - 1, o.rowsNote(rows.length));
+  return { features, values: rows[index]!, means: columnMeans(rows) };
+}
 
 /** Explains one row. */
 export async function explainTabular(model: DenseModel, values: number[], settings: ExplainSettings, options: TabularOptions = {}): Promise<TabularExplanation> {

@@ -487,13 +487,31 @@ function showResult(e: Explanation, html: string, svg: string): void {
   }
   for (const w of e.warnings) parts.push(`<p class="warning">${esc(w)}</p>`);
   parts.push(`<p class="muted">${esc(e.model)} · ${esc(settingsLine(e))}</p>`);
+  $('gradlens-result').innerHTML = parts.join('\n');
+  showDownloads([download('gradlens.json', 'application/json', json), download('gradlens.html', 'text/html', html), download('gradlens.svg', 'image/svg+xml', svg)]);
+}
+
+/** The download links under the result, and the result shown. */
+function showDownloads(links: HTMLAnchorElement[]): void {
   const result = $('gradlens-result');
-  result.innerHTML = parts.join('\n');
-  const links = document.createElement('p');
-  links.className = 'downloads';
-  links.append(download('gradlens.json', 'application/json', json), download('gradlens.html', 'text/html', html), download('gradlens.svg', 'image/svg+xml', svg));
-  result.append(links);
+  const p = document.createElement('p');
+  p.className = 'downloads';
+  p.append(...links);
+  result.append(p);
   result.hidden = false;
+}
+
+/** A report page from the core's renderer as the result's content, less its embedded JSON (#gradlens-json has it). */
+function reportBox(e: unknown, html: string, className: string): { box: HTMLDivElement; json: string } {
+  const json = `${JSON.stringify(e, null, 2)}\n`;
+  $('gradlens-json').textContent = json;
+  const report = new DOMParser().parseFromString(html, 'text/html');
+  report.getElementById('gradlens-explanation')?.remove();
+  const box = document.createElement('div');
+  box.className = className;
+  box.append(...[...report.body.childNodes].map((n) => document.importNode(n, true)));
+  $('gradlens-result').replaceChildren(box);
+  return { box, json };
 }
 
 /**
@@ -501,13 +519,7 @@ function showResult(e: Explanation, html: string, svg: string): void {
  * the top classes), shown in the page; the downloads are the PNG, the JSON and that HTML.
  */
 function showImageResult(e: ImageExplanation, html: string, png: Uint8Array): void {
-  const json = `${JSON.stringify(e, null, 2)}\n`;
-  $('gradlens-json').textContent = json;
-  const report = new DOMParser().parseFromString(html, 'text/html');
-  report.getElementById('gradlens-explanation')?.remove(); // the JSON is in #gradlens-json
-  const box = document.createElement('div');
-  box.className = 'image-report';
-  box.append(...[...report.body.childNodes].map((n) => document.importNode(n, true)));
+  const { box, json } = reportBox(e, html, 'image-report');
   // The panels are scaled down to the page's width where they are wider (1152 px for a 32×32 model): each caption keeps
   // its panel's share of the width.
   const panels = box.querySelector<HTMLImageElement>('.panels img');
@@ -520,13 +532,7 @@ function showImageResult(e: ImageExplanation, html: string, png: Uint8Array): vo
     }
     box.querySelector<HTMLElement>('.captions')!.style.maxWidth = `${total}px`;
   }
-  const result = $('gradlens-result');
-  result.replaceChildren(box);
-  const links = document.createElement('p');
-  links.className = 'downloads';
-  links.append(download('gradlens.png', 'image/png', png), download('gradlens.json', 'application/json', json), download('gradlens.html', 'text/html', html));
-  result.append(links);
-  result.hidden = false;
+  showDownloads([download('gradlens.png', 'image/png', png), download('gradlens.json', 'application/json', json), download('gradlens.html', 'text/html', html)]);
 }
 
 /**
@@ -534,22 +540,10 @@ function showImageResult(e: ImageExplanation, html: string, png: Uint8Array): vo
  * worker, the feature table), shown in the page; the downloads are the JSON, the SVG chart and that HTML.
  */
 function showTabularResult(e: TabularExplanation, html: string, svg: string): void {
-  const json = `${JSON.stringify(e, null, 2)}\n`;
-  $('gradlens-json').textContent = json;
-  const report = new DOMParser().parseFromString(html, 'text/html');
-  report.getElementById('gradlens-explanation')?.remove(); // the JSON is in #gradlens-json
-  const box = document.createElement('div');
-  box.className = 'tabular-report';
-  box.append(...[...report.body.childNodes].map((n) => document.importNode(n, true)));
+  const { box, json } = reportBox(e, html, 'tabular-report');
   box.querySelector('svg')?.setAttribute('id', 'tabular-chart');
   box.querySelector('table')?.setAttribute('id', 'tabular-features');
-  const result = $('gradlens-result');
-  result.replaceChildren(box);
-  const links = document.createElement('p');
-  links.className = 'downloads';
-  links.append(download('gradlens.json', 'application/json', json), download('gradlens.svg', 'image/svg+xml', svg), download('gradlens.html', 'text/html', html));
-  result.append(links);
-  result.hidden = false;
+  showDownloads([download('gradlens.json', 'application/json', json), download('gradlens.svg', 'image/svg+xml', svg), download('gradlens.html', 'text/html', html)]);
 }
 
 // ---- start-up: URL parameters preselect everything ------------------------------------------------------------

@@ -8,7 +8,7 @@ import { LIMITS, readRegularFile, readTextFile } from '../io/files.js';
 import { DEMO_MODELS, FolderSource, openModelFolder } from '../io/folder.js';
 import { loadDenseFromSource, featureNames, parseLabelLines, type DenseKind, type DenseLoadOptions, type DenseModel } from '../models/dense.js';
 import { decodeImage } from '../models/image.js';
-import { OPTIONS, SETTING_LIMITS, defaultFor, methodsFor, parseIntIn, parseSettings, type ExplainSettings, type Modality, type OptionKey } from '../attr/registry.js';
+import { OPTIONS, SETTING_LIMITS, defaultFor, methodsFor, parseIntIn, parseSettings, type ExplainSettings, type Modality, type OptionKey, type SettingValues } from '../attr/registry.js';
 import { IMAGE_BASELINES, explainImage, parsePixels, type ImageBaseline } from '../tasks/image.js';
 import { TABULAR_BASELINES, csvRow, explainTabular, jsonRow, type TabularBaseline } from '../tasks/tabular.js';
 import { SIGNS, normalizeAttr, renderImageHtml, renderPanels, type Sign } from '../viz/image.js';
@@ -17,20 +17,11 @@ import { escapeControls } from '../viz/escape.js';
 import { DEFAULT_BUDGET_SHARE, availableMemory, emit, parseSize, useColor } from './explain-commands.js';
 
 
-interface DenseCliOptions {
+interface DenseCliOptions extends Pick<SettingValues, 'steps' | 'integration' | 'samples' | 'stdevs' | 'seed' | 'window' | 'stride' | 'perturbationsPerEval' | 'internalBatchSize'> {
   model?: string;
   method: string;
   target?: string;
   baseline?: string;
-  steps?: string;
-  integration?: string;
-  samples?: string;
-  stdevs?: string;
-  seed?: string;
-  window?: string;
-  stride?: string;
-  perturbationsPerEval?: string;
-  internalBatchSize?: string;
   memoryBudget?: string;
   layer?: string;
   labels?: string;

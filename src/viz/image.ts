@@ -202,7 +202,7 @@ export function renderImageHtml(e: ImageExplanation, panels: Panels, sign: Sign)
     ['Explained class', `${e.target.label} (logit ${num(e.target.logit)})`], ...(e.baseline ? [['Baseline', e.baseline]] : []), ...(e.layer ? [['Layer', e.layer]] : []),
     ['F(x)', num(e.f_x)], ...(e.f_baseline !== null ? [['F(baseline)', num(e.f_baseline)]] : []), ...(e.delta !== null ? [['Convergence delta', num(e.delta)]] : []),
     ['Image', `${e.image.width}×${e.image.height} → ${e.image.processed.width}×${e.image.processed.height} (${e.image.preprocessing})`],
-    ['Views', `sign ${sign}, outlier 2% (Captum's visualize_image_attr defaults)`], ...(settings ? [['Settings', settings]] : []),
+    ['Views', `sign ${sign}, outlier 2%${sign === 'absolute_value' ? ' (Captum\'s visualize_image_attr defaults)' : ' (Captum\'s visualize_image_attr)'}`], ...(settings ? [['Settings', settings]] : []),
   ].map(([k, v]) => `<tr><th>${esc(k!)}</th><td>${esc(v!)}</td></tr>`).join('');
   const warnings = e.warnings.map((w) => `<p class="warning">⚠ ${esc(w)}</p>`).join('');
   // The JSON, in a script block that cannot be closed early by its contents.

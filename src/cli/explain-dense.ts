@@ -94,6 +94,11 @@ function parseTriple(v: string | undefined, flag: string): [number, number, numb
   return parts as [number, number, number];
 }
 
+function nonZero(v: [number, number, number] | undefined, flag: string): [number, number, number] | undefined {
+  if (v?.some((x) => x === 0)) fail(`${flag} has a zero: pixel values are divided by it`);
+  return v;
+}
+
 function parseSizeHW(v: string | undefined): { height: number; width: number } | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d{1,5})[x×,](\d{1,5})$/i.exec(v.trim()) ?? /^(\d{1,5})$/.exec(v.trim());
@@ -153,7 +158,7 @@ Examples:
       else fail(`--baseline is one of ${IMAGE_BASELINES.join(', ')} or an image file; ${o.baseline.slice(0, 200)} is neither`);
     }
     const model = await openDense('image', o.model ?? DEMO_MODELS.image, o, {
-      size: parseSizeHW(o.size), mean: parseTriple(o.mean, '--mean'), std: parseTriple(o.std, '--std'), ...(o.layer ? { layers: [o.layer] } : {}),
+      size: parseSizeHW(o.size), mean: parseTriple(o.mean, '--mean'), std: nonZero(parseTriple(o.std, '--std'), '--std'), ...(o.layer ? { layers: [o.layer] } : {}),
     });
     if (o.model === undefined) model.name = 'demo/image (embedded demo model)';
     const window = parsePixels(o.window, '--window'), stride = parsePixels(o.stride, '--stride');

@@ -80,6 +80,8 @@ test('explain image: bad input gets one clear line', async () => {
     writeFileSync(join(folder, 'preprocessor_config.json'), '{"size": {"height": 0}}');
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', folder]), /preprocessor_config\.json of .*: size\.height must be an integer from 1 to 8192, got 0/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--target', 'dog']), /--target dog is neither a label/);
+    assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', CNN, '--mean', '0.5,0.5,0.5', '--std', '0.5,0,0.5']), /--std has a zero/);
+    assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--model', CNN, '--mean', '0.5,x,0.5']), /--mean must be three numbers r,g,b/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--method', 'layer-ig']), /argument 'layer-ig' is invalid|--method/);
     assertOneLineError(await runCli(['explain', 'image', '--image', SAMPLE, '--method', 'occlusion', '--window', '64']), /--window 64 is larger than the 32×32 image/);
   } finally {

@@ -24,7 +24,6 @@ import { LayerGradCam } from './grad-cam.js';
 export type Modality = 'text' | 'image' | 'tabular';
 
 export interface DenseContext {
-  modality: 'image' | 'tabular';
   runner: ModelRunner;
   /** The attributed graph input and the feeds ({ [input]: [1, …] }). */
   input: string;

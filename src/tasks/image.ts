@@ -28,8 +28,6 @@ export interface ImageOptions {
   stride?: number | 'auto';
   /** grad-cam's layer (default: the feature map before the last global pooling). */
   layer?: string;
-  /** Rows per ONNX Runtime call, when the user gives it. */
-  internalBatchSize?: number;
 }
 
 export interface PredictedClass { index: number; label: string; logit: number; probability: number }
@@ -191,12 +189,12 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
     if (!model.graph.producer.has(layer)) fail(`--layer ${layer} is not a tensor computed by the graph (gradlens inspect --tensors lists them)`);
   }
 
-  const requested = options.internalBatchSize ?? settings.internalBatchSize;
+  const requested = settings.internalBatchSize;
   const budget = settings.memoryBudget ?? Number.MAX_SAFE_INTEGER;
   const chunk = planMemory(model.onnx, { sequenceLength: Math.max(H, W), requested, fallback: 16, budget, label: requested !== undefined ? `--internal-batch-size ${requested}` : undefined });
   const perEval = settings.perturbationsPerEval === 'auto' ? chunk : settings.perturbationsPerEval;
   const ctx: DenseContext = {
-    modality: 'image', runner: model.runner, input: model.input, feeds,
+    runner: model.runner, input: model.input, feeds,
     targets: [{ output: model.output, target: targetIdx, label: target.label }],
     internalBatchSize: chunk, perturbationsPerEval: perEval, settings, baseline, baselineDistribution: distribution,
     window, strides, ...(layer ? { layer } : {}), ...(patches ? { featureMask: patchMask(H, W, side, model.layout!) } : {}),

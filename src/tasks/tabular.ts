@@ -17,7 +17,6 @@ export interface TabularOptions {
   /** zero (Captum's default) or the column means of a table (the CSV the row came from). */
   baseline?: TabularBaseline;
   means?: number[];
-  internalBatchSize?: number;
 }
 
 export interface TabularExplanation {
@@ -127,9 +126,9 @@ export async function explainTabular(model: DenseModel, values: number[], settin
   const baseline: HostTensor = { type: 'float32', data: Float32Array.from(bvals), dims: [1, features.length] };
   const outDims = out.dims;
   const ctx: DenseContext = {
-    modality: 'tabular', runner: model.runner, input: model.input, feeds,
+    runner: model.runner, input: model.input, feeds,
     targets: [{ output: model.output, target: outDims.length === 1 ? undefined : targetIdx, label: target.label }],
-    internalBatchSize: options.internalBatchSize ?? settings.internalBatchSize ?? 64,
+    internalBatchSize: settings.internalBatchSize ?? 64,
     perturbationsPerEval: settings.perturbationsPerEval === 'auto' ? 64 : settings.perturbationsPerEval,
     settings, baseline, baselineDistribution: baseline,
   };

@@ -167,7 +167,8 @@ export async function explainImage(model: DenseModel, img: RgbImage, settings: E
   const defaultBaseline: ImageBaseline = options.baseline ?? 'black';
   const usesBaseline = (spec.options as readonly string[]).includes('baseline') || spec.name === 'gradient-shap';
   const patches = PATCH_METHODS.includes(spec.name);
-  const baseline = baselineTensor(model, defaultBaseline, pixels, prepared, settings.seed);
+  // Only the methods that read a baseline make one (a blur or a baseline image is not free).
+  const baseline = usesBaseline ? baselineTensor(model, defaultBaseline, pixels, prepared, settings.seed) : pixels;
   const distribution = spec.name === 'gradient-shap' && options.baseline === undefined
     ? concatRows([baseline, baselineTensor(model, 'noise', pixels, prepared, settings.seed)]) : baseline;
 
